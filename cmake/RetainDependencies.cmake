@@ -1,0 +1,42 @@
+# Finds every dependency. On Debian 12 they come from apt (scripts/install-deps.sh); on the GPU
+# machine, libtorch comes from the PyTorch wheel (CMAKE_PREFIX_PATH) and the rest from Debian
+# packages unpacked into a prefix that is also on CMAKE_PREFIX_PATH (scripts/gpu-deps.sh).
+
+find_package(Torch REQUIRED)
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+
+find_path(PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+find_library(PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0 REQUIRED)
+add_library(retain_pcre2 INTERFACE)
+target_include_directories(retain_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE_DIR})
+target_link_libraries(retain_pcre2 INTERFACE ${PCRE2_LIBRARY})
+target_compile_definitions(retain_pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8)
+
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
+find_library(UTF8PROC_LIBRARY NAMES utf8proc libutf8proc.so.2 REQUIRED)
+add_library(retain_utf8proc INTERFACE)
+target_include_directories(retain_utf8proc SYSTEM INTERFACE ${UTF8PROC_INCLUDE_DIR})
+target_link_libraries(retain_utf8proc INTERFACE ${UTF8PROC_LIBRARY})
+
+if(RETAIN_BUILD_TESTS)
+  if(RETAIN_GTEST_SOURCE_DIR)
+    set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+    add_subdirectory(${RETAIN_GTEST_SOURCE_DIR} ${CMAKE_BINARY_DIR}/_googletest EXCLUDE_FROM_ALL)
+    add_library(GTest::gtest_main ALIAS gtest_main)
+    include(GoogleTest)
+  else()
+    find_package(GTest REQUIRED)
+    include(GoogleTest)
+  endif()
+endif()
+
+# libtorch's CUDA build is detected from the package itself.
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES OR CUDA_FOUND)
+  set(RETAIN_TORCH_HAS_CUDA ON)
+else()
+  set(RETAIN_TORCH_HAS_CUDA OFF)
+endif()
+message(STATUS "retain: libtorch ${Torch_VERSION} (CUDA: ${RETAIN_TORCH_HAS_CUDA})")

@@ -1,0 +1,10 @@
+# Compile options shared by every retain target: warnings on, optionally fatal; sanitizers on request.
+add_library(retain_options INTERFACE)
+target_compile_options(retain_options INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(RETAIN_WARNINGS_AS_ERRORS)
+  target_compile_options(retain_options INTERFACE -Werror)
+endif()
+if(RETAIN_ASAN)
+  target_compile_options(retain_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+  target_link_options(retain_options INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,25 @@
+// retain/core/files.h — reading and writing files without ever leaving a half-written one behind.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace retain {
+
+namespace fs = std::filesystem;
+
+/// Whole file as bytes; throws "[component] cannot read PATH: reason".
+std::string read_file(const fs::path& path, const std::string& component = "io");
+
+/// Writes through `write(stream)` into "PATH.tmp-<pid>" beside PATH, flushes, then renames it over
+/// PATH. If `write` throws or the disk fills, the temporary is removed and PATH is left untouched.
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write,
+                       const std::string& component = "io");
+
+/// Same, for a ready string.
+void write_file_atomic(const fs::path& path, const std::string& contents, const std::string& component = "io");
+
+}  // namespace retain

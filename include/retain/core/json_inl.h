@@ -1,0 +1,50 @@
+// Implementation of the json_get templates declared in retain/core/json.h.
+#pragma once
+
+#include "retain/core/error.h"
+
+namespace retain {
+
+namespace detail {
+const char* json_type_name(const json& value);
+template <typename T>
+const char* expected_type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "a boolean";
+  else if constexpr (std::is_integral_v<T>) return "an integer";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else return "a value of the expected type";
+}
+template <typename T>
+bool json_is(const json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_integral_v<T>) return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>())));
+  else if constexpr (std::is_floating_point_v<T>) return v.is_number();
+  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
+  else return true;
+}
+}  // namespace detail
+
+template <typename T>
+T json_get(const json& object, const std::string& key, const std::string& where, const std::string& component) {
+  if (!object.is_object()) fail(component, "{}: expected a JSON object, found {}", where, detail::json_type_name(object));
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) fail(component, "{}: missing key \"{}\" ({} expected)", where, key, detail::expected_type_name<T>());
+  if (!detail::json_is<T>(*it))
+    fail(component, "{}: key \"{}\" is {}, expected {}", where, key, detail::json_type_name(*it), detail::expected_type_name<T>());
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (it->is_number_float()) return static_cast<T>(it->template get<double>());
+  }
+  return it->template get<T>();
+}
+
+template <typename T>
+T json_get_or(const json& object, const std::string& key, const T& fallback, const std::string& where,
+              const std::string& component) {
+  if (!object.is_object()) fail(component, "{}: expected a JSON object, found {}", where, detail::json_type_name(object));
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  return json_get<T>(object, key, where, component);
+}
+
+}  // namespace retain

@@ -1,0 +1,33 @@
+// retain/core/torch_compat.h — every difference between the libtorch versions retain builds against
+// (Debian's 1.13 CPU build and the 2.x CUDA build inside PyTorch wheels) lives here and nowhere else.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <optional>
+
+#if TORCH_VERSION_MAJOR >= 2
+#define RETAIN_HAS_SDPA 1
+#else
+#define RETAIN_HAS_SDPA 0
+#endif
+
+namespace retain::compat {
+
+/// True when libtorch provides at::scaled_dot_product_attention (2.x).
+constexpr bool has_sdpa() { return RETAIN_HAS_SDPA != 0; }
+
+/// Scaled dot-product attention. q: (B, H, Tq, D); k, v: (B, H, Tk, D); mask: additive float mask
+/// broadcastable to (B, H, Tq, Tk) or undefined. On 2.x this calls the fused kernel; on 1.13 it is
+/// the plain softmax(q kᵀ / √D + mask) v, computed in float32 for half-precision inputs.
+at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const at::Tensor& mask, bool is_causal);
+
+/// "major.minor.patch" of the libtorch we were built against.
+const char* torch_version();
+
+/// Whether CUDA is usable at run time (compiled in and a device present).
+bool cuda_available();
+
+}  // namespace retain::compat

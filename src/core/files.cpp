@@ -1,0 +1,49 @@
+#include "retain/core/files.h"
+
+#include "retain/core/error.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace retain {
+
+std::string read_file(const fs::path& path, const std::string& component) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(component, "cannot read {}: {}", path.string(), std::strerror(errno));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) fail(component, "error while reading {}", path.string());
+  return buffer.str();
+}
+
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& write,
+                       const std::string& component) {
+  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
+  try {
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) fail(component, "cannot create {}: {}", tmp.string(), std::strerror(errno));
+      write(out);
+      out.flush();
+      if (!out) fail(component, "error while writing {} (disk full?)", tmp.string());
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) fail(component, "cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+}
+
+void write_file_atomic(const fs::path& path, const std::string& contents, const std::string& component) {
+  write_file_atomic(path, [&](std::ostream& out) { out.write(contents.data(), static_cast<std::streamsize>(contents.size())); },
+                    component);
+}
+
+}  // namespace retain
