@@ -1,1 +1,53 @@
-int main(){return 0;}
+// retain — the command-line program. The only place where an exception becomes a message on stderr
+// and an exit code: 0 success, 1 a retain or runtime error, CLI11's own codes (100+) for usage errors.
+#include "commands.h"
+
+#include "retain/core/error.h"
+#include "retain/core/torch_compat.h"
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <exception>
+#include <iostream>
+
+namespace {
+
+std::string version_text() {
+  return fmt::format("retain {}\nlibtorch {}\nCUDA: {}", RETAIN_VERSION, retain::compat::torch_version(),
+                     retain::compat::cuda_available() ? "available" : "not available");
+}
+
+int report(const char* what) {
+  std::cerr << "retain: error: " << what << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"retain: continual learning for language models (libtorch)", "retain"};
+  app.set_version_flag("--version", version_text, "Print the versions of retain and libtorch, and CUDA availability");
+  app.require_subcommand(1);
+
+  retain::cli::register_tokenize(app);
+  retain::cli::register_forward(app);
+  retain::cli::register_generate(app);
+  retain::cli::register_inspect(app);
+  retain::cli::register_init(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const retain::Error& e) {
+    return report(e.what());
+  } catch (const c10::Error& e) {
+    // libtorch's what() carries a C++ backtrace; the message alone is what a user can act on.
+    return report(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return report(e.what());
+  }
+  return 0;
+}

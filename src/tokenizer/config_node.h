@@ -5,6 +5,7 @@
 
 #include "retain/core/error.h"
 #include "retain/core/json.h"
+#include "retain/tokenizer/regex.h"
 
 #include <cstdint>
 #include <optional>
@@ -98,5 +99,21 @@ class ConfigNode {
   std::string origin_;
   std::string path_;
 };
+
+/// A `{"String": "..."}` or `{"Regex": "..."}` pattern object, compiled. A String pattern is
+/// matched literally (HF escapes it into a regex, so an empty String matches everywhere).
+inline Regex make_pattern(const ConfigNode& node) {
+  node.expect_object();
+  if (node.has("String")) return Regex::literal(node.get_string("String"));
+  if (node.has("Regex")) {
+    std::string pattern = node.get_string("Regex");
+    try {
+      return Regex(pattern);
+    } catch (const Error& e) {
+      node.fail("{}", e.what());
+    }
+  }
+  node.fail("expected {{\"String\": ...}} or {{\"Regex\": ...}}, found {}", node.value().dump());
+}
 
 }  // namespace retain::tokenizer_detail

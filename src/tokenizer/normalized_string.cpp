@@ -74,7 +74,7 @@ std::vector<MatchRange> find_matches(const Regex& regex, std::string_view text) 
   return ranges;
 }
 
-std::vector<MatchRange> find_char_matches(std::string_view text, bool (*predicate)(char32_t)) {
+std::vector<MatchRange> find_char_matches(std::string_view text, const std::function<bool(char32_t)>& predicate) {
   std::vector<MatchRange> ranges;
   if (text.empty()) {
     ranges.push_back({0, 0, false});

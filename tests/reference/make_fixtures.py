@@ -13,7 +13,7 @@ It writes, all small and committed:
                                         each with the tiny byte-level tokenizer
   models/<name>.reference.safetensors   float64 reference: input.<i> (int64 ids) and logits.<i>
                                         ([tokens, vocab], float64, model run in float64), plus
-                                        greedy.* (left-padded batched greedy generation in float64)
+                                        greedy.* (greedy generation of each prompt alone, float64)
   adapters/<name>/                     PEFT LoRA adapters on models/llama_gqa, with their reference
   VERSIONS.json                        library versions that made all of the above
 
@@ -157,19 +157,23 @@ def reference_tensors(model, inputs, pad_id):
     for i, ids in enumerate(inputs):
         out[f"input.{i}"] = ids.clone()
         out[f"logits.{i}"] = model(input_ids=ids[None]).logits[0].double().contiguous()
-    # Batched greedy generation with left padding: prompts 2..4, 6 new tokens, no early stop.
+    # Greedy generation, 6 new tokens, no early stop, each prompt run ALONE (no padding): retain's
+    # test runs them as one left-padded batch and must reproduce these. (transformers' own padded
+    # float64 eager generation turns padded rows into NaN, so it cannot serve as the reference.)
     prompts = inputs[1:]
     width = max(len(p) for p in prompts)
     batch = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(batch)
+    outputs = []
     for r, p in enumerate(prompts):
         batch[r, width - len(p):] = p
         mask[r, width - len(p):] = 1
-    gen = model.generate(input_ids=batch, attention_mask=mask, max_new_tokens=6, min_new_tokens=6, do_sample=False,
-                         pad_token_id=pad_id, eos_token_id=None)
+        gen = model.generate(input_ids=p[None], attention_mask=torch.ones_like(p[None]), max_new_tokens=6,
+                             min_new_tokens=6, do_sample=False, pad_token_id=pad_id, eos_token_id=None)
+        outputs.append(gen[0, len(p):])
     out["greedy.input"] = batch
     out["greedy.attention_mask"] = mask
-    out["greedy.output"] = gen[:, width:].contiguous()
+    out["greedy.output"] = torch.stack(outputs).contiguous()
     return out
 
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -67,7 +68,7 @@ struct MatchRange {
 /// Ranges of the matches of `regex` in `text` and the gaps between them.
 std::vector<MatchRange> find_matches(const Regex& regex, std::string_view text);
 /// Ranges where each character satisfying `predicate` is its own match.
-std::vector<MatchRange> find_char_matches(std::string_view text, bool (*predicate)(char32_t));
+std::vector<MatchRange> find_char_matches(std::string_view text, const std::function<bool(char32_t)>& predicate);
 /// Flips every is_match flag (HF Invert).
 void invert_matches(std::vector<MatchRange>& ranges);
 

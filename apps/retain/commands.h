@@ -1,0 +1,18 @@
+// apps/retain/commands.h — the subcommands of the `retain` program, one file each.
+//
+// Each register_<name> adds its subcommand, options and callback to the app. main.cpp calls them
+// explicitly, in the order they appear in --help. Callbacks throw on failure; only main() turns an
+// exception into a message and an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace retain::cli {
+
+void register_tokenize(CLI::App& app);  // tokenize.cpp
+void register_forward(CLI::App& app);   // forward.cpp
+void register_generate(CLI::App& app);  // generate.cpp
+void register_inspect(CLI::App& app);   // inspect.cpp
+void register_init(CLI::App& app);      // init.cpp
+
+}  // namespace retain::cli

@@ -1,0 +1,54 @@
+// retain/model/adapted_linear.h — a linear layer y = x Wᵀ + b that carries a stack of adapters.
+//
+// Adapters (LoRA now; sparse experts and others later) are applied around the base layer in the
+// forward pass, y = x Wᵀ + b + Σ_a adapter_a(x), and never merged into W except by an explicit
+// `merge_adapters()` (export). Parameter names follow Hugging Face: `weight`, `bias`.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace retain {
+
+/// Something added to a linear layer's output. Implementations are torch modules so that their
+/// parameters are visible through the model's named_parameters() ("<layer>.adapters.<name>.…").
+class LinearAdapterImpl : public torch::nn::Module {
+ public:
+  /// Output delta for input x (..., in_features) → (..., out_features).
+  virtual at::Tensor forward(const at::Tensor& x) = 0;
+  /// The dense ΔW (out × in) this adapter adds, for merging and tests.
+  virtual at::Tensor delta_weight() const = 0;
+  /// Whether it is applied in the forward pass.
+  bool enabled = true;
+};
+
+class AdaptedLinearImpl : public torch::nn::Module {
+ public:
+  AdaptedLinearImpl(int64_t in_features, int64_t out_features, bool bias);
+  void reset() {}
+
+  at::Tensor forward(const at::Tensor& x);
+  /// Base output only, adapters ignored.
+  at::Tensor forward_base(const at::Tensor& x);
+
+  /// Attaches an adapter under `name` (unique within the layer).
+  void add_adapter(const std::string& name, std::shared_ptr<LinearAdapterImpl> adapter);
+  std::shared_ptr<LinearAdapterImpl> adapter(const std::string& name) const;
+  const std::vector<std::pair<std::string, std::shared_ptr<LinearAdapterImpl>>>& adapters() const { return adapters_; }
+  /// Adds every enabled adapter's ΔW into the weight and removes the adapters (explicit export only).
+  void merge_adapters();
+
+  int64_t in_features, out_features;
+  torch::Tensor weight;  // (out, in)
+  torch::Tensor bias;    // (out) or undefined
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<LinearAdapterImpl>>> adapters_;
+  torch::nn::ModuleDict adapter_modules_{nullptr};
+};
+TORCH_MODULE(AdaptedLinear);
+
+}  // namespace retain

@@ -1,0 +1,44 @@
+#include "retain/model/adapted_linear.h"
+
+#include "retain/core/error.h"
+
+namespace retain {
+
+AdaptedLinearImpl::AdaptedLinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
+  weight = register_parameter("weight", torch::empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", torch::zeros({out}));
+  adapter_modules_ = register_module("adapters", torch::nn::ModuleDict());
+}
+
+at::Tensor AdaptedLinearImpl::forward_base(const at::Tensor& x) {
+  return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+}
+
+at::Tensor AdaptedLinearImpl::forward(const at::Tensor& x) {
+  auto y = forward_base(x);
+  for (auto& [name, adapter] : adapters_)
+    if (adapter->enabled) y = y + adapter->forward(x);
+  return y;
+}
+
+void AdaptedLinearImpl::add_adapter(const std::string& name, std::shared_ptr<LinearAdapterImpl> adapter) {
+  RETAIN_CHECK(!adapter_modules_->contains(name), "adapter", "layer already has an adapter named \"{}\"", name);
+  adapter_modules_->update({{name, adapter}});
+  adapters_.emplace_back(name, std::move(adapter));
+}
+
+std::shared_ptr<LinearAdapterImpl> AdaptedLinearImpl::adapter(const std::string& name) const {
+  for (const auto& [n, a] : adapters_)
+    if (n == name) return a;
+  return nullptr;
+}
+
+void AdaptedLinearImpl::merge_adapters() {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, adapter] : adapters_)
+    if (adapter->enabled) weight.add_(adapter->delta_weight().to(weight.scalar_type()));
+  adapters_.clear();
+  adapter_modules_ = replace_module("adapters", torch::nn::ModuleDict());
+}
+
+}  // namespace retain
