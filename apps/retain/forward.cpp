@@ -48,8 +48,8 @@ void run_forward(const ForwardOptions& options) {
 
   std::vector<std::vector<int64_t>> sequences;
   for_each_jsonl(
-      options.input,
-      [&](size_t, const json& line) { sequences.push_back(parse_ids(line, model->config.vocab_size)); }, "forward");
+      options.input, [&](size_t, const json& line) { sequences.push_back(parse_ids(line, model->config.vocab_size)); },
+      "forward");
 
   // One sequence per batch: no padding, so each line's logits are exactly those of the line alone.
   torch::NoGradGuard no_grad;
@@ -77,8 +77,9 @@ void register_forward(CLI::App& app) {
   auto* command = app.add_subcommand("forward", "Logits of each {\"ids\": [...]} line, as float32 logits.<line>");
   add_model_options(*command, options->model);
   command->add_option("--input", options->input, "JSONL, one {\"ids\": [...]} per line")->required();
-  command->add_option("--output", options->output,
-                      "safetensors written atomically: logits.<i> [tokens, vocab] float32 for the i-th line (from 0)")
+  command
+      ->add_option("--output", options->output,
+                   "safetensors written atomically: logits.<i> [tokens, vocab] float32 for the i-th line (from 0)")
       ->required();
   command->callback([options] { run_forward(*options); });
 }

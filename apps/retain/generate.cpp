@@ -35,8 +35,8 @@ std::vector<int64_t> token_ids(const json& config, const std::string& key, const
   if (value.is_array()) {
     std::vector<int64_t> ids;
     for (size_t i = 0; i < value.size(); ++i) {
-      RETAIN_CHECK(value[i].is_number_integer(), "generate", "{}: \"{}\"[{}] is {}, expected a token id", where, key,
-                   i, value[i].dump());
+      RETAIN_CHECK(value[i].is_number_integer(), "generate", "{}: \"{}\"[{}] is {}, expected a token id", where, key, i,
+                   value[i].dump());
       ids.push_back(value[i].get<int64_t>());
     }
     return ids;
@@ -92,7 +92,9 @@ void run_generate(GenerateCommandOptions options) {
     const std::string text = tokenizer.decode(continuations[i], /*skip_special_tokens=*/true);
     new_tokens += continuations[i].size();
     if (options.jsonl) {
-      std::cout << json{{"prompt", options.prompts[i]}, {"ids", continuations[i]}, {"text", text}}.dump() << '\n';
+      const json line = {{"prompt", options.prompts[i]}, {"ids", continuations[i]}, {"text", text}};
+      // A continuation can end inside a multi-byte character: replace, rather than fail on, invalid UTF-8.
+      std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
     } else {
       std::cout << text << '\n';
     }
@@ -133,7 +135,7 @@ void register_generate(CLI::App& app) {
                     "Add the tokenizer's special tokens (BOS) to each prompt (default: on)");
   command->add_flag("--jsonl", options->jsonl,
                     "Print one JSON object per prompt: {\"prompt\", \"ids\", \"text\"} instead of the text alone");
-  command->footer("Stops at max-new-tokens or at an EOS token (config.json and generation_config.json).");
+  command->footer("Stops at max-new-tokens or at an EOS token (config.json and generation_config.json).\n");
   command->callback([options] { run_generate(*options); });
 }
 

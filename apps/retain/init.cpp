@@ -27,8 +27,7 @@ void run_init(const InitOptions& options) {
   const fs::path out = options.out;
   const bool occupied = fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out));
   RETAIN_CHECK(!occupied || (options.overwrite && fs::is_directory(out)), "init",
-               "{} exists and is not an empty folder; pass --overwrite to replace the model files in it",
-               out.string());
+               "{} exists and is not an empty folder; pass --overwrite to replace the model files in it", out.string());
   const ModelConfig config = ModelConfig::from_file(options.config);
   const at::ScalarType dtype = parse_dtype(options.dtype);
   // Read the tokenizer before writing anything, so that a bad path leaves no half-made folder.

@@ -79,8 +79,8 @@ json inspect_model(const fs::path& dir) {
   for (const auto& expected : expected_tensors(config)) {
     expected_names.insert(expected.name);
     if (!weights.contains(expected.name)) {
-      problems.push_back(fmt::format("missing {} {} ({})", expected.name, shape_string(expected.shape),
-                                     expected.meaning));
+      problems.push_back(
+          fmt::format("missing {} {} ({})", expected.name, shape_string(expected.shape), expected.meaning));
     } else if (const auto& info = weights.file_of(expected.name).info(expected.name); info.shape != expected.shape) {
       problems.push_back(fmt::format("{} has shape {}, expected {} ({})", expected.name, shape_string(info.shape),
                                      shape_string(expected.shape), expected.meaning));
@@ -113,8 +113,11 @@ json inspect_model(const fs::path& dir) {
         {"qkv_bias", config.qkv_bias},
         {"qk_norm", config.qk_norm},
         {"dtype", config.stored_dtype}}},
-      {"tensors", {{"count", weights.index().size()}, {"files", files.size()}, {"dtypes", dtypes},
-                   {"source", weights.describe()}}},
+      {"tensors",
+       {{"count", weights.index().size()},
+        {"files", files.size()},
+        {"dtypes", dtypes},
+        {"source", weights.describe()}}},
       {"parameters", {{"total", total}, {"by_group", groups}, {"expected_from_config", config.parameter_count()}}},
       {"problems", problems}};
 }
@@ -148,7 +151,8 @@ void print_model(const json& r) {
   const json& c = r["config"];
   auto row = [](const std::string& key, const std::string& value) { fmt::print("{:<18}{}\n", key, value); };
   row("model", r["path"].get<std::string>());
-  std::string hf = r["hf_architectures"].empty() ? "" : fmt::format(" ({})", r["hf_architectures"][0].get<std::string>());
+  std::string hf =
+      r["hf_architectures"].empty() ? "" : fmt::format(" ({})", r["hf_architectures"][0].get<std::string>());
   row("architecture", r["model_type"].get<std::string>() + hf);
   row("layers", std::to_string(c["num_hidden_layers"].get<int64_t>()));
   row("hidden", fmt::format("{} (mlp {})", c["hidden_size"].get<int64_t>(), c["intermediate_size"].get<int64_t>()));
@@ -161,7 +165,8 @@ void print_model(const json& r) {
   row("tied embeddings", c["tie_word_embeddings"].get<bool>() ? "yes" : "no");
   row("dtype", c["dtype"].get<std::string>());
   std::string dtypes;
-  for (const auto& [name, count] : r["tensors"]["dtypes"].items()) dtypes += fmt::format(", {} {}", count.get<int64_t>(), name);
+  for (const auto& [name, count] : r["tensors"]["dtypes"].items())
+    dtypes += fmt::format(", {} {}", count.get<int64_t>(), name);
   row("tensors", fmt::format("{} in {} ({})", r["tensors"]["count"].get<int64_t>(),
                              r["tensors"]["source"].get<std::string>(), dtypes.substr(2)));
   const json& p = r["parameters"];

@@ -5,9 +5,9 @@
 #include "retain/core/error.h"
 #include "retain/core/torch_compat.h"
 
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <exception>
 #include <iostream>
@@ -29,7 +29,9 @@ int report(const char* what) {
 int main(int argc, char** argv) {
   CLI::App app{"retain: continual learning for language models (libtorch)", "retain"};
   app.set_version_flag("--version", version_text, "Print the versions of retain and libtorch, and CUDA availability");
-  app.require_subcommand(1);
+  // At most one subcommand during parsing, so that an unknown word is reported as such; none at all
+  // is checked after.
+  app.require_subcommand(0, 1);
 
   retain::cli::register_tokenize(app);
   retain::cli::register_forward(app);
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty())
+      throw CLI::RequiredError("A subcommand (tokenize, forward, generate, inspect, init)");
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const retain::Error& e) {

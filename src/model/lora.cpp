@@ -98,18 +98,20 @@ LoraConfig LoraConfig::from_json_text(const std::string& text, const std::string
   return c;
 }
 
-json LoraConfig::to_json() const {
-  json rp = json::object(), ap = json::object();
+std::string LoraConfig::to_json_text() const {
+  // ordered_json: PEFT takes the first matching pattern, so the order of the patterns is meaning.
+  using ojson = nlohmann::ordered_json;
+  ojson rp = ojson::object(), ap = ojson::object();
   for (const auto& [k, v] : rank_pattern) rp[k] = v;
   for (const auto& [k, v] : alpha_pattern) ap[k] = v;
-  json j = {{"peft_type", "LORA"}, {"r", r}, {"lora_alpha", lora_alpha}, {"lora_dropout", lora_dropout},
+  ojson j = {{"peft_type", "LORA"}, {"r", r}, {"lora_alpha", lora_alpha}, {"lora_dropout", lora_dropout},
             {"use_rslora", use_rslora}, {"rank_pattern", rp}, {"alpha_pattern", ap}, {"bias", "none"},
             {"fan_in_fan_out", false}, {"use_dora", false}, {"task_type", "CAUSAL_LM"}, {"inference_mode", true},
             {"modules_to_save", nullptr}, {"init_lora_weights", true}};
   if (target_regex) j["target_modules"] = *target_regex;
   else j["target_modules"] = target_modules;
-  j["layers_to_transform"] = layers_to_transform.empty() ? json(nullptr) : json(layers_to_transform);
-  return j;
+  j["layers_to_transform"] = layers_to_transform.empty() ? ojson(nullptr) : ojson(layers_to_transform);
+  return j.dump(2) + "\n";
 }
 
 bool LoraConfig::targets(const std::string& name) const {
@@ -154,9 +156,10 @@ int64_t load_peft_adapter(CausalLM& model, const std::filesystem::path& dir, con
   const LoraConfig config = LoraConfig::from_json_text(read_file(config_path, kComponent), config_path.string());
   const auto file = safetensors::File::open(weights_path);
 
-  torch::NoGradGuard no_grad;
+  // Check every tensor first and attach only when all is well, so that a bad folder leaves the
+  // model exactly as it was.
   std::set<std::string> used;
-  int64_t adapted = 0;
+  std::vector<std::pair<AdaptedLinear, std::shared_ptr<LoraAdapterImpl>>> planned;
   for (auto& [module_name, linear] : model->linear_layers()) {
     if (!config.targets(module_name)) continue;
     const int64_t r = config.rank_for(module_name);
@@ -169,24 +172,31 @@ int64_t load_peft_adapter(CausalLM& model, const std::filesystem::path& dir, con
       if (file.info(key).shape != shape)
         fail(kComponent, "{}: tensor '{}' has shape [{}], expected [{}] (rank {} for {})", weights_path.string(), key,
              fmt::join(file.info(key).shape, ", "), fmt::join(shape, ", "), r, module_name);
+      if (!at::isFloatingType(file.info(key).dtype))
+        fail(kComponent, "{}: tensor '{}' has dtype {}, expected a floating type", weights_path.string(), key,
+             file.info(key).dtype_name);
       used.insert(key);
     }
+    RETAIN_CHECK(!linear->adapter(name), kComponent, "{} already has an adapter named \"{}\"", module_name, name);
     auto adapter = std::make_shared<LoraAdapterImpl>(linear->in_features, linear->out_features, r,
                                                      config.scaling_for(module_name), config.lora_dropout);
     adapter->to(linear->weight.device(), linear->weight.scalar_type());
-    adapter->lora_A.copy_(file.tensor(key_a));
-    adapter->lora_B.copy_(file.tensor(key_b));
+    {
+      torch::NoGradGuard no_grad;
+      adapter->lora_A.copy_(file.tensor(key_a));
+      adapter->lora_B.copy_(file.tensor(key_b));
+    }
     adapter->eval();
-    linear->add_adapter(name, adapter);
-    ++adapted;
+    planned.emplace_back(linear, adapter);
   }
-  RETAIN_CHECK(adapted > 0, kComponent, "{}: target_modules matched no layer of this {} model", config_path.string(),
+  RETAIN_CHECK(!planned.empty(), kComponent, "{}: target_modules matched no layer of this {} model", config_path.string(),
                model->config.model_type);
   for (const auto& t : file.tensors())
     if (!used.count(t.name))
       fail(kComponent, "{}: unexpected tensor '{}' (no targeted layer of the model has that name)", weights_path.string(),
            t.name);
-  return adapted;
+  for (auto& [linear, adapter] : planned) linear->add_adapter(name, adapter);
+  return static_cast<int64_t>(planned.size());
 }
 
 int64_t add_lora_adapter(CausalLM& model, const LoraConfig& config, const std::string& name, uint64_t seed) {
@@ -223,7 +233,7 @@ void save_peft_adapter(const std::filesystem::path& dir, CausalLM& model, const 
   RETAIN_CHECK(!tensors.empty(), kComponent, "the model has no LoRA adapter named \"{}\"", name);
   std::filesystem::create_directories(dir);
   safetensors::save(dir / "adapter_model.safetensors", tensors, {{"format", "pt"}});
-  write_file_atomic(dir / "adapter_config.json", config.to_json().dump(2) + "\n", kComponent);
+  write_file_atomic(dir / "adapter_config.json", config.to_json_text(), kComponent);
 }
 
 }  // namespace retain

@@ -5,8 +5,8 @@
 
 #include "retain/core/files.h"
 #include "retain/core/json.h"
-#include "retain/io/safetensors.h"
 #include "retain/core/torch_compat.h"
+#include "retain/io/safetensors.h"
 #include "retain/tokenizer/tokenizer.h"
 
 #include <gtest/gtest.h>
@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <sstream>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -41,8 +41,8 @@ std::string quote(const std::string& s) {
 /// Runs `retain ARGS...`, capturing stdout and stderr in files beside the test's temp folder.
 Result run(const std::vector<std::string>& args) {
   static int counter = 0;
-  const auto base = fs::temp_directory_path() / ("retain_cli_io_" + std::to_string(::getpid()) + "_" +
-                                                 std::to_string(counter++));
+  const auto base =
+      fs::temp_directory_path() / ("retain_cli_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::string command = quote(RETAIN_CLI);
   for (const auto& arg : args) command += " " + quote(arg);
   command += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err");
@@ -167,8 +167,13 @@ TEST(CliTokenize, MatchesHuggingFaceIdsPlainAndWithSpecialTokens) {
   ASSERT_GT(expected["cases"].size(), 5u);
 
   for (const bool special : {false, true}) {
-    std::vector<std::string> args = {"tokenize", "--tokenizer", tokenizer.string(), "--input",
-                                     (dir / "in.jsonl").string(), "--output", (dir / "out.jsonl").string()};
+    std::vector<std::string> args = {"tokenize",
+                                     "--tokenizer",
+                                     tokenizer.string(),
+                                     "--input",
+                                     (dir / "in.jsonl").string(),
+                                     "--output",
+                                     (dir / "out.jsonl").string()};
     if (special) args.push_back("--add-special-tokens");
     auto r = run(args);
     ASSERT_EQ(r.code, 0) << r.err;
@@ -227,6 +232,8 @@ struct ForwardCase {
   fs::path model, adapter, reference;
 };
 
+void PrintTo(const ForwardCase& c, std::ostream* os) { *os << c.name; }
+
 class CliForward : public ::testing::TestWithParam<ForwardCase> {};
 
 // float32 logits against transformers' float64 ones: tiny models (hidden 64, 2 layers) accumulate
@@ -237,7 +244,12 @@ TEST_P(CliForward, LogitsMatchTheFloat64Reference) {
   int64_t count = 0;
   const auto input = reference_input(c.reference, dir, &count);
   ASSERT_GE(count, 2);
-  std::vector<std::string> args = {"forward", "--model", c.model.string(), "--input", input.string(), "--output",
+  std::vector<std::string> args = {"forward",
+                                   "--model",
+                                   c.model.string(),
+                                   "--input",
+                                   input.string(),
+                                   "--output",
                                    (dir / "out.safetensors").string()};
   if (!c.adapter.empty()) args.insert(args.end(), {"--adapter", c.adapter.string()});
   auto r = run(args);
@@ -257,13 +269,16 @@ TEST_P(CliForward, LogitsMatchTheFloat64Reference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CliForward,
-                         ::testing::Values(ForwardCase{"llama_gqa", kModel, {}, fixtures() / "models/llama_gqa.reference.safetensors"},
-                                           ForwardCase{"llama_sharded", fixtures() / "models/llama_sharded", {},
-                                                       fixtures() / "models/llama_sharded.reference.safetensors"},
-                                           ForwardCase{"lora_qv", kModel, fixtures() / "adapters/lora_qv",
-                                                       fixtures() / "adapters/lora_qv.reference.safetensors"}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, CliForward,
+    ::testing::Values(ForwardCase{"llama_gqa", kModel, {}, fixtures() / "models/llama_gqa.reference.safetensors"},
+                      ForwardCase{"llama_sharded",
+                                  fixtures() / "models/llama_sharded",
+                                  {},
+                                  fixtures() / "models/llama_sharded.reference.safetensors"},
+                      ForwardCase{"lora_qv", kModel, fixtures() / "adapters/lora_qv",
+                                  fixtures() / "adapters/lora_qv.reference.safetensors"}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 Result forward_on(const fs::path& model, const fs::path& dir, const std::string& lines) {
   write_text(dir / "in.jsonl", lines);
@@ -292,8 +307,13 @@ TEST(CliForwardInput, EmptyIdsAndMalformedLinesAreNamed) {
 TEST(CliForwardInput, BadDtypeAndDeviceAreErrors) {
   const auto dir = temp_dir("cli");
   write_text(dir / "in.jsonl", "{\"ids\": [1]}\n");
-  const std::vector<std::string> base = {"forward", "--model", kModel.string(), "--input",
-                                         (dir / "in.jsonl").string(), "--output", (dir / "out.safetensors").string()};
+  const std::vector<std::string> base = {"forward",
+                                         "--model",
+                                         kModel.string(),
+                                         "--input",
+                                         (dir / "in.jsonl").string(),
+                                         "--output",
+                                         (dir / "out.safetensors").string()};
   auto args = base;
   args.insert(args.end(), {"--dtype", "float8"});
   expect_error(run(args), {"float8", "bfloat16"});
@@ -406,17 +426,18 @@ TEST(CliGenerate, BatchedGreedyEqualsEachPromptAlone) {
     EXPECT_LE(ids.size(), 6u);
     EXPECT_EQ(lines[i]["text"], tokenizer.decode(ids, true));
     // Left padding and the KV cache must not change what a prompt generates.
-    auto alone = run({"generate", "--model", kModel.string(), "--max-new-tokens", "6", "--jsonl", "--prompt",
-                      prompts[i]});
+    auto alone =
+        run({"generate", "--model", kModel.string(), "--max-new-tokens", "6", "--jsonl", "--prompt", prompts[i]});
     ASSERT_EQ(alone.code, 0) << alone.err;
     EXPECT_EQ(jsonl_lines(alone.out).at(0)["ids"], lines[i]["ids"]) << prompts[i];
   }
 }
 
 TEST(CliGenerate, SamplingIsReproducibleFromTheSeed) {
-  const std::vector<std::string> args = {"generate", "--model", kModel.string(), "--prompt", "Hello", "--sample",
-                                         "--temperature", "1.5", "--top-p", "0.95", "--seed", "11",
-                                         "--max-new-tokens", "8", "--jsonl"};
+  const std::vector<std::string> args = {
+      "generate",         "--model", kModel.string(), "--prompt", "Hello",  "--sample",
+      "--temperature",    "1.5",     "--top-p",       "0.95",     "--seed", "11",
+      "--max-new-tokens", "8",       "--jsonl"};
   auto first = run(args), second = run(args);
   ASSERT_EQ(first.code, 0) << first.err;
   ASSERT_EQ(second.code, 0) << second.err;
@@ -534,10 +555,10 @@ TEST(CliInit, RefusesANonEmptyFolderUnlessOverwrite) {
 
 TEST(CliInit, Bfloat16WeightsLoadForFloat32Compute) {
   const auto dir = temp_dir("cli");
-  ASSERT_EQ(run({"init", "--config", (kModel / "config.json").string(), "--out", (dir / "m").string(), "--dtype",
-                 "bfloat16"})
-                .code,
-            0);
+  ASSERT_EQ(
+      run({"init", "--config", (kModel / "config.json").string(), "--out", (dir / "m").string(), "--dtype", "bfloat16"})
+          .code,
+      0);
   auto r = run({"inspect", (dir / "m").string(), "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["tensors"]["dtypes"], (json{{"BF16", 21}})) << r.out;

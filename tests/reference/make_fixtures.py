@@ -17,7 +17,10 @@ It writes, all small and committed:
   adapters/<name>/                     PEFT LoRA adapters on models/llama_gqa, with their reference
   VERSIONS.json                        library versions that made all of the above
 
-Every model is built from a fixed seed, so re-running gives the same files.
+Every model is built from a fixed seed, so re-running gives the same weights and references. The
+two tiny tokenizers are trained by HF's BpeTrainer, which may break ties between equally frequent
+pairs differently from run to run: the committed tokenizer.json files are the fixtures, and their
+expected ids are always recomputed from the files themselves.
 """
 import argparse
 import hashlib

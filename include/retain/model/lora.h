@@ -42,7 +42,8 @@ struct LoraConfig {
   /// Parses adapter_config.json text; unsupported PEFT features (DoRA, biases, fan_in_fan_out,
   /// modules_to_save, ...) are errors naming the key.
   static LoraConfig from_json_text(const std::string& text, const std::string& where);
-  json to_json() const;
+  /// adapter_config.json text in PEFT's format (patterns kept in order).
+  std::string to_json_text() const;
   /// Whether PEFT would wrap `module_name` (e.g. "model.layers.0.self_attn.q_proj").
   bool targets(const std::string& module_name) const;
   int64_t rank_for(const std::string& module_name) const;
