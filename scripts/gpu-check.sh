@@ -13,6 +13,8 @@ if [ "${REGEN:-0}" = 1 ]; then
   tar czf "$OUT/fixtures.tgz" -C "$OUT" fx && cp -r "$OUT"/fx/* tests/fixtures/ && rm -rf "$OUT/fx"
   echo "fixtures regenerated"
 fi
+python3 tests/reference/hf_bf16_error.py tests/fixtures > "$OUT/hf_bf16.log" 2>&1 || { tail -20 "$OUT/hf_bf16.log"; exit 1; }
+cp tests/fixtures/hf_bf16_error.json "$OUT/"
 cmake --preset cuda -DRETAIN_TEST_CACHE_DIR="$PWD/.cache-npm" > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
 grep "retain:" "$OUT/cmake.log"
 start=$(date +%s)

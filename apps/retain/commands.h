@@ -14,5 +14,6 @@ void register_forward(CLI::App& app);   // forward.cpp
 void register_generate(CLI::App& app);  // generate.cpp
 void register_inspect(CLI::App& app);   // inspect.cpp
 void register_init(CLI::App& app);      // init.cpp
+void register_export(CLI::App& app);    // export.cpp
 
 }  // namespace retain::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   retain::cli::register_generate(app);
   retain::cli::register_inspect(app);
   retain::cli::register_init(app);
+  retain::cli::register_export(app);
 
   try {
     app.parse(argc, argv);

@@ -73,7 +73,7 @@ void for_each_jsonl(const std::filesystem::path& path, const std::function<void(
     try {
       visit(number, value);
     } catch (const Error& e) {
-      fail(component, "{}:{}: {}", path.string(), number, e.what());
+      fail(e.component(), "{}:{}: {}", path.string(), number, e.message());
     } catch (const std::exception& e) {
       fail(component, "{}:{}: {}", path.string(), number, e.what());
     }

@@ -183,6 +183,16 @@ std::vector<std::pair<std::string, AdaptedLinear>> CausalLMImpl::linear_layers()
   return out;
 }
 
+int64_t CausalLMImpl::merge_adapters() {
+  int64_t changed = 0;
+  for (auto& [name, linear] : linear_layers()) {
+    if (linear->adapters().empty()) continue;
+    linear->merge_adapters();
+    ++changed;
+  }
+  return changed;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> CausalLMImpl::base_parameters() {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& item : named_parameters(/*recurse=*/true))

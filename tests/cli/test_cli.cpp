@@ -80,7 +80,7 @@ const int64_t kVocab = 384;
 
 /// A copy of the llama_gqa fixture in a fresh temp folder, to be damaged by the test.
 fs::path model_copy(const std::string& tag) {
-  const auto dir = temp_dir(tag) / "model";
+  auto dir = temp_dir(tag) / "model";
   fs::copy(kModel, dir, fs::copy_options::recursive);
   return dir;
 }
@@ -167,14 +167,10 @@ TEST(CliTokenize, MatchesHuggingFaceIdsPlainAndWithSpecialTokens) {
   ASSERT_GT(expected["cases"].size(), 5u);
 
   for (const bool special : {false, true}) {
-    std::vector<std::string> args = {"tokenize",
-                                     "--tokenizer",
-                                     tokenizer.string(),
-                                     "--input",
-                                     (dir / "in.jsonl").string(),
-                                     "--output",
-                                     (dir / "out.jsonl").string()};
-    if (special) args.push_back("--add-special-tokens");
+    const auto input = (dir / "in.jsonl").string(), output = (dir / "out.jsonl").string();
+    std::vector<std::string> args = {"tokenize", "--tokenizer", tokenizer.string(), "--input", input,
+                                     "--output", output};
+    if (special) args.emplace_back("--add-special-tokens");
     auto r = run(args);
     ASSERT_EQ(r.code, 0) << r.err;
     size_t i = 0;
@@ -572,6 +568,44 @@ TEST(CliInit, UnknownModelTypeIsNamedAndNothingWritten) {
   write_text(dir / "config.json", config.dump());
   expect_error(run({"init", "--config", (dir / "config.json").string(), "--out", (dir / "m").string()}), {"gpt2"});
   EXPECT_FALSE(fs::exists(dir / "m"));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// export: the explicit merge
+
+namespace {
+
+TEST(CliExport, MergedModelGivesTheLogitsOfModelPlusAdapter) {
+  const auto dir = temp_dir("cli");
+  const auto adapter = fixtures() / "adapters" / "lora_patterns";
+  const std::string weights_before = retain::read_file(kModel / "model.safetensors");
+  auto r = run({"export", "--model", kModel.string(), "--adapter", adapter.string(), "--out", (dir / "merged").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "merged" / "tokenizer.json"));
+  EXPECT_FALSE(fs::exists(dir / "merged" / "adapter_config.json"));
+  const std::string line = "{\"ids\": [1, 17, 42, 99, 383, 5, 6, 7]}\n";
+  ASSERT_EQ(forward_on(dir / "merged", dir, line).code, 0);
+  const auto merged = retain::safetensors::File::open(dir / "out.safetensors").tensor("logits.0").clone();
+  write_text(dir / "in.jsonl", line);
+  r = run({"forward", "--model", kModel.string(), "--adapter", adapter.string(), "--input", (dir / "in.jsonl").string(),
+           "--output", (dir / "adapted.safetensors").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto adapted = retain::safetensors::File::open(dir / "adapted.safetensors").tensor("logits.0");
+  ASSERT_EQ(forward_on(kModel, dir, line).code, 0);
+  const auto base = retain::safetensors::File::open(dir / "out.safetensors").tensor("logits.0").clone();
+  // Merged in float64 and rounded once to float32: float32 rounding only (measured ~1e-7).
+  EXPECT_LT(retain::testing::relative_error(merged, adapted), 1e-5);
+  EXPECT_GT(retain::testing::relative_error(base, adapted), 1e-3);  // the adapter does change the model
+  // Merging happens in the exported copy only: the input's weights are byte-identical afterwards.
+  EXPECT_EQ(retain::read_file(kModel / "model.safetensors"), weights_before);
+}
+
+TEST(CliExport, RefusesToWriteOverItsInput) {
+  const auto dir = model_copy("cli_export");
+  auto r = run({"export", "--model", dir.string(), "--out", dir.string(), "--overwrite"});
+  expect_error(r, {"--out must differ from --model"});
 }
 
 }  // namespace

@@ -2,14 +2,18 @@
 // and left-padded batches through the fused attention path. Skips cleanly without CUDA.
 //
 // Tolerances. float32: 1e-4 relative L2, as on the CPU (libtorch leaves TF32 off for float32
-// matmuls by default). bfloat16: 8 significant bits (unit roundoff 2^-9 ≈ 2e-3); weights,
-// activations and every product round once per layer, which gives errors of a few 1e-3 per layer;
-// 3e-2 bounds that for these 2-layer models with headroom (measured values are printed).
+// matmuls by default). bfloat16 keeps 8 significant bits (unit roundoff 2^-9 ≈ 2e-3) and every
+// weight, activation and product rounds, so the error is 1e-2-ish and depends on the model; the
+// oracle is transformers itself: tests/fixtures/hf_bf16_error.json holds transformers' own bf16
+// error against the same float64 reference on the GPU (tests/reference/hf_bf16_error.py), and
+// retain must stay within 1.5× of it (rounding order differs, so equality is not expected).
 #include "common/test_support.h"
 #include "retain/core/torch_compat.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/loader.h"
 #include "retain/model/lora.h"
+
+#include "retain/core/json.h"
 
 #include <gtest/gtest.h>
 
@@ -44,7 +48,11 @@ TEST_P(Cuda, Float32AndBfloat16LogitsMatchTransformers) {
   const double bf16 = logits_error(GetParam(), at::kBFloat16);
   std::cout << "[ cuda ] " << GetParam() << ": relative error float32 " << fp32 << ", bfloat16 " << bf16 << std::endl;
   EXPECT_LT(fp32, 1e-4);
-  EXPECT_LT(bf16, 3e-2);
+  const auto hf = retain::read_json_file(fixtures() / "hf_bf16_error.json");
+  ASSERT_TRUE(hf.contains(GetParam())) << "hf_bf16_error.json has no entry for " << GetParam();
+  const double bound = 1.5 * hf[GetParam()].get<double>();
+  std::cout << "[ cuda ] " << GetParam() << ": transformers bfloat16 " << hf[GetParam()].get<double>() << std::endl;
+  EXPECT_LT(bf16, bound);
 }
 
 TEST_P(Cuda, LeftPaddedBatchEqualsEachSequenceAlone) {

@@ -18,11 +18,14 @@ namespace retain {
 class Error : public std::runtime_error {
  public:
   Error(std::string component, const std::string& message)
-      : std::runtime_error("[" + component + "] " + message), component_(std::move(component)) {}
+      : std::runtime_error("[" + component + "] " + message), component_(std::move(component)), message_(message) {}
   const std::string& component() const noexcept { return component_; }
+  /// The message without the "[component] " prefix.
+  const std::string& message() const noexcept { return message_; }
 
  private:
   std::string component_;
+  std::string message_;
 };
 
 /// Throws retain::Error("[component] formatted message").

@@ -89,6 +89,9 @@ class CausalLMImpl : public torch::nn::Module {
   at::Tensor logits(const at::Tensor& hidden);
   /// Every AdaptedLinear with its HF module name ("model.layers.0.self_attn.q_proj", "lm_head").
   std::vector<std::pair<std::string, AdaptedLinear>> linear_layers();
+  /// Merges every enabled adapter into its base weight and removes the adapters — an explicit export
+  /// step only; nothing else ever merges. Returns the number of layers changed.
+  int64_t merge_adapters();
   /// Parameters under their Hugging Face names (adapter parameters excluded).
   std::vector<std::pair<std::string, at::Tensor>> base_parameters();
 
