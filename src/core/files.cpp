@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace retain {
 
@@ -44,6 +45,20 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
 void write_file_atomic(const fs::path& path, const std::string& contents, const std::string& component) {
   write_file_atomic(path, [&](std::ostream& out) { out.write(contents.data(), static_cast<std::streamsize>(contents.size())); },
                     component);
+}
+
+uintmax_t remove_tree(const fs::path& path) {
+  std::error_code ec;
+  const auto status = fs::symlink_status(path, ec);
+  if (ec || !fs::exists(status)) return 0;
+  uintmax_t removed = 0;
+  if (fs::is_directory(status)) {
+    std::vector<fs::path> children;
+    for (const auto& entry : fs::directory_iterator(path)) children.push_back(entry.path());
+    for (const auto& child : children) removed += remove_tree(child);
+  }
+  if (!fs::remove(path, ec) || ec) fail("io", "cannot remove {}: {}", path.string(), ec ? ec.message() : "unknown error");
+  return removed + 1;
 }
 
 }  // namespace retain

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "retain/core/error.h"
+#include "retain/core/files.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -20,7 +21,7 @@ inline std::filesystem::path temp_dir(const std::string& tag) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   auto dir = std::filesystem::temp_directory_path() /
              ("retain_" + tag + "_" + (info ? std::string(info->name()) : "x") + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  retain::remove_tree(dir);
   std::filesystem::create_directories(dir);
   return dir;
 }

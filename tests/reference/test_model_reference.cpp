@@ -34,8 +34,9 @@ class ModelReference : public ::testing::TestWithParam<Case> {
  protected:
   retain::CausalLM load(at::ScalarType dtype, at::Device device) {
     auto model = retain::load_model(fixtures() / "models" / GetParam().model, {dtype, device});
-    if (!GetParam().adapter.empty())
+    if (!GetParam().adapter.empty()) {
       EXPECT_GT(retain::load_peft_adapter(model, fixtures() / "adapters" / GetParam().adapter), 0);
+    }
     return model;
   }
   retain::safetensors::File reference() {

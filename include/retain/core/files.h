@@ -22,4 +22,10 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
 /// Same, for a ready string.
 void write_file_atomic(const fs::path& path, const std::string& contents, const std::string& component = "io");
 
+/// Deletes PATH and everything below it (no error if it does not exist); returns the number of
+/// entries removed. Use this, never std::filesystem::remove_all: the libtorch.so of PyTorch wheels
+/// exports its own copy of remove_all, which interposes on libstdc++'s and crashes (seen with
+/// torch 2.11: a call through a null pointer).
+uintmax_t remove_tree(const fs::path& path);
+
 }  // namespace retain

@@ -44,3 +44,17 @@ TEST(Files, ReadMissingFileNamesIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Files, RemoveTreeDeletesNestedFoldersAndIgnoresMissingPaths) {
+  auto dir = std::filesystem::temp_directory_path() / ("retain_tree_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "a" / "b");
+  retain::write_file_atomic(dir / "a" / "b" / "f.txt", "x");
+  retain::write_file_atomic(dir / "g.txt", "y");
+  EXPECT_EQ(retain::remove_tree(dir), 5u);  // dir, a, b, f.txt, g.txt
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_EQ(retain::remove_tree(dir), 0u);
+}
+
+}  // namespace
