@@ -15,6 +15,9 @@ target_include_directories(retain_pcre2 SYSTEM INTERFACE ${PCRE2_INCLUDE_DIR})
 target_link_libraries(retain_pcre2 INTERFACE ${PCRE2_LIBRARY})
 target_compile_definitions(retain_pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8)
 
+# toml++ is used header-only, in one translation unit (src/core/toml.cpp).
+find_path(TOMLPP_INCLUDE_DIR toml++/toml.h REQUIRED)
+
 find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
 find_library(UTF8PROC_LIBRARY NAMES utf8proc libutf8proc.so.2 REQUIRED)
 add_library(retain_utf8proc INTERFACE)

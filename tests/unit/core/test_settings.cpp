@@ -1,0 +1,90 @@
+// Typed settings: reading, unknown keys with suggestions, wrong types, overrides, TOML errors.
+#include "retain/core/error.h"
+#include "retain/core/settings.h"
+#include "retain/core/toml.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+struct OptimizerSettings {
+  double lr = 1e-4;
+  int64_t epochs = 3;
+  bool clip = true;
+  std::string schedule = "linear";
+  std::vector<std::string> targets = {"q_proj", "v_proj"};
+  template <class V>
+  void visit(V& v) {
+    v("lr", lr, "peak learning rate");
+    v("epochs", epochs, "passes over each task");
+    v("clip", clip, "clip gradients");
+    v("schedule", schedule, "constant | linear | cosine");
+    v("targets", targets, "modules");
+  }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const retain::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Settings, ReadsPresentKeysAndKeepsDefaults) {
+  OptimizerSettings s;
+  retain::settings::read(s, retain::json{{"lr", 3e-4}, {"epochs", 5}, {"targets", {"o_proj"}}}, "optim");
+  EXPECT_DOUBLE_EQ(s.lr, 3e-4);
+  EXPECT_EQ(s.epochs, 5);
+  EXPECT_EQ(s.schedule, "linear");
+  EXPECT_EQ(s.targets, std::vector<std::string>{"o_proj"});
+  const auto out = retain::settings::to_json(s);
+  EXPECT_EQ(out["epochs"], 5);
+  EXPECT_EQ(out["schedule"], "linear");
+  EXPECT_EQ(out.size(), 5u);
+}
+
+TEST(Settings, UnknownKeySuggestsTheClosestName) {
+  OptimizerSettings s;
+  auto message = error_of([&] { retain::settings::read(s, retain::json{{"shedule", "cosine"}}, "optim"); });
+  EXPECT_NE(message.find("optim: unknown setting \"shedule\" — did you mean \"schedule\"?"), std::string::npos) << message;
+  message = error_of([&] { retain::settings::read(s, retain::json{{"zzzzzzzzzz", 1}}, "optim"); });
+  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
+  EXPECT_NE(message.find("known: lr, epochs, clip, schedule, targets"), std::string::npos) << message;
+}
+
+TEST(Settings, WrongTypesNameKeyAndExpectation) {
+  OptimizerSettings s;
+  auto message = error_of([&] { retain::settings::read(s, retain::json{{"epochs", 2.5}}, "optim"); });
+  EXPECT_NE(message.find("optim.epochs = 2.5 has the wrong type: expected an integer"), std::string::npos) << message;
+  message = error_of([&] { retain::settings::read(s, retain::json{{"clip", "yes"}}, "optim"); });
+  EXPECT_NE(message.find("expected true or false"), std::string::npos) << message;
+  EXPECT_TRUE(s.clip);  // unchanged by the failed read
+}
+
+TEST(Settings, OverridesParseNumbersBooleansListsAndBareStrings) {
+  OptimizerSettings s;
+  retain::settings::set(s, "lr", "1e-3", "optim");
+  retain::settings::set(s, "clip", "false", "optim");
+  retain::settings::set(s, "schedule", "cosine", "optim");
+  retain::settings::set(s, "targets", "[\"q_proj\",\"k_proj\"]", "optim");
+  retain::settings::set(s, "epochs", "1e1", "optim");
+  EXPECT_DOUBLE_EQ(s.lr, 1e-3);
+  EXPECT_FALSE(s.clip);
+  EXPECT_EQ(s.schedule, "cosine");
+  EXPECT_EQ(s.targets.size(), 2u);
+  EXPECT_EQ(s.epochs, 10);
+  EXPECT_NE(error_of([&] { retain::settings::set(s, "lrr", "1", "optim"); }).find("did you mean \"lr\""), std::string::npos);
+}
+
+TEST(Toml, ParsesTablesAndNamesTheLineOfASyntaxError) {
+  const auto j = retain::parse_toml("[optim]\nlr = 2e-4\nepochs = 2\n[method.olora]\nlambda1 = 0.5\n", "run.toml");
+  EXPECT_DOUBLE_EQ(j["optim"]["lr"].get<double>(), 2e-4);
+  EXPECT_EQ(j["optim"]["epochs"].get<int64_t>(), 2);
+  EXPECT_DOUBLE_EQ(j["method"]["olora"]["lambda1"].get<double>(), 0.5);
+  auto message = error_of([] { retain::parse_toml("[optim]\nlr = \nepochs = 2\n", "run.toml"); });
+  EXPECT_NE(message.find("[config] run.toml:2:"), std::string::npos) << message;
+}
+
+}  // namespace
