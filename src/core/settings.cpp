@@ -1,5 +1,7 @@
 #include "retain/core/settings.h"
 
+#include "retain/core/suggest.h"
+
 #include <algorithm>
 
 namespace retain::settings::detail {
@@ -53,35 +55,12 @@ bool assign(std::vector<std::string>& field, const json& value) {
   return true;
 }
 
-namespace {
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-}  // namespace
-
 void reject_unknown_keys(const json& object, const std::vector<std::string>& known, const std::string& where) {
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-    std::string best;
-    size_t best_distance = std::string::npos;
-    for (const auto& k : known) {
-      const size_t d = edit_distance(it.key(), k);
-      if (d < best_distance) best_distance = d, best = k;
-    }
-    const bool close = !best.empty() && best_distance <= std::max<size_t>(2, it.key().size() / 3);
+    const auto suggestion = closest_match(it.key(), known);
     fail("config", "{}: unknown setting \"{}\"{} (known: {})", where, it.key(),
-         close ? " — did you mean \"" + best + "\"?" : std::string(), fmt::join(known, ", "));
+         suggestion ? " — did you mean \"" + *suggestion + "\"?" : std::string(), fmt::join(known, ", "));
   }
 }
 

@@ -1,0 +1,81 @@
+// retain/train/method.h — the plugin interface of continual-learning methods.
+//
+// There is one training loop (train/trainer.h). A method never owns a copy of it: it takes part
+// through a small lifecycle of hooks that receive explicit context and return values.
+//
+//   on_run_start(run)                      once, all tasks known (mtl, pertask)
+//   for each task t:
+//     on_task_start(ctx)                   add adapters, snapshot the model, compute bases, ...
+//     training_examples(ctx) -> examples   what the loop trains on (replay mixes in its buffer)
+//     trainable(ctx) -> parameters         what the optimizer updates during task t
+//     for each step:
+//       forward(ctx, batch) -> logits
+//       extra_loss(ctx, batch, logits)     O-LoRA orthogonality, EWC penalty, LwF distillation
+//       after_backward(ctx)                gradient surgery (OSFT projection)
+//       after_step(ctx)                    re-projection of the applied update
+//     on_task_end(ctx)                     freeze, accumulate Fisher, fill buffers, absorb router
+//   prepare_evaluation(run)                set the model up for task-agnostic inference
+//   save(dir)                              the method's own state (checkpoints)
+#pragma once
+
+#include "retain/data/batching.h"
+#include "retain/data/task.h"
+#include "retain/model/causal_lm.h"
+#include "retain/tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace retain {
+
+/// What every hook of a run may read. The model is a shared handle: methods modify it in place.
+struct RunContext {
+  CausalLM model{nullptr};
+  const Tokenizer* tokenizer = nullptr;
+  at::Device device = at::kCPU;
+  std::vector<Task> tasks;                                 // in training order
+  std::vector<std::vector<TokenizedExample>> train_data;   // tokenized train split of each task
+  TokenizeOptions tokenize;                                // how train_data was tokenized
+  uint64_t seed = 0;
+};
+
+/// What the hooks of task t may read.
+struct TaskContext {
+  RunContext& run;
+  int64_t task_index;  // 0-based position in run.tasks
+  const Task& task() const { return run.tasks[task_index]; }
+  const std::vector<TokenizedExample>& train_examples() const { return run.train_data[task_index]; }
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+
+  /// Registry name ("seqft", "inclora", ...).
+  virtual std::string name() const = 0;
+  /// Oracle methods use the true task id at test time; reports label them so.
+  virtual bool is_oracle() const { return false; }
+  /// Once per run, before the first task.
+  virtual void on_run_start(RunContext& run) {}
+  virtual void on_task_start(TaskContext& ctx) {}
+  /// The examples task t trains on. Default: its own train split.
+  virtual std::vector<TokenizedExample> training_examples(TaskContext& ctx) { return ctx.train_examples(); }
+  /// The parameters the optimizer updates during task t (each requires_grad on return).
+  virtual std::vector<at::Tensor> trainable(TaskContext& ctx) = 0;
+  /// Logits (B, T, V) of a training batch. Default: the model on input_ids with attention_mask.
+  virtual at::Tensor forward(TaskContext& ctx, const Batch& batch);
+  /// A loss term added to the answer-token cross-entropy of each micro-batch; undefined = none.
+  virtual at::Tensor extra_loss(TaskContext& ctx, const Batch& batch, const at::Tensor& logits) { return {}; }
+  virtual void after_backward(TaskContext& ctx) {}
+  virtual void after_step(TaskContext& ctx) {}
+  virtual void on_task_end(TaskContext& ctx) {}
+  /// Sets the model up for evaluation after `tasks_seen` tasks (task-agnostic unless is_oracle()).
+  virtual void prepare_evaluation(RunContext& run, int64_t tasks_seen) {}
+  /// For oracle methods: sets the model up for task `task_index` before it is scored.
+  virtual void select_task(RunContext& run, int64_t task_index) {}
+  /// The method's own state after task t, into `dir` (adapters, Fisher, buffers, router, ...).
+  virtual void save(RunContext& run, const std::filesystem::path& dir) {}
+};
+
+}  // namespace retain

@@ -1,0 +1,57 @@
+// retain/train/runner.h — one method through a task sequence: the protocol of methods.md §0.
+//
+// Row 0 of the accuracy matrix scores every task with the untouched model; after training task j the
+// method prepares task-agnostic inference and every task's test split is scored again (row j).
+// Writes OUT/<method>/{results.json, matrix.csv, metrics.jsonl} and returns the results.
+#pragma once
+
+#include "retain/core/settings.h"
+#include "retain/eval/results.h"
+#include "retain/train/evaluator.h"
+#include "retain/train/trainer.h"
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace retain {
+
+struct RunSettings {
+  std::string dtype = "float32";
+  std::string device = "cpu";
+  int64_t seed = 0;
+  int64_t max_length = 512;
+
+  template <class V>
+  void visit(V& v) {
+    v("dtype", dtype, "compute dtype: float32 | bfloat16");
+    v("device", device, "cpu | cuda | cuda:N");
+    v("seed", seed, "seed of adapters, batch order and sampling");
+    v("max_length", max_length, "tokens per example (prompts are cut from the left)");
+  }
+};
+
+/// The whole configuration of a run, as read from TOML, overridden from the command line, and saved
+/// with the results: [run], [optim], [eval], [method.<name>].
+struct RunConfig {
+  RunSettings run;
+  OptimizerSettings optim;
+  EvalSettings eval;
+  json methods = json::object();  // method name → its settings table
+
+  /// From the parsed TOML; unknown sections or keys are errors with the closest valid name.
+  static RunConfig from_json(const json& config, const std::string& where);
+  /// Applies "section.key=value" (e.g. "optim.lr=1e-4", "method.inclora.r=16").
+  void set(const std::string& assignment);
+  /// The resolved values of every section (methods: only those named).
+  json to_json(const std::vector<std::string>& method_names) const;
+};
+
+/// Runs `method_name` over `tasks` from the model in `model_dir`; writes into out_dir/<method>/.
+/// `progress` receives every optimizer step (for progress bars).
+MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
+                         const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
+                         const std::function<void(const Task&, const StepInfo&)>& progress = {});
+
+}  // namespace retain

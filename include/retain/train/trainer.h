@@ -1,0 +1,74 @@
+// retain/train/trainer.h — the one training loop: AdamW, warm-up + schedule, gradient clipping,
+// gradient accumulation, answer-token loss; methods take part through train/method.h.
+#pragma once
+
+#include "retain/core/settings.h"
+#include "retain/train/method.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace retain {
+
+struct OptimizerSettings {
+  double lr = 1e-4;
+  double weight_decay = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  int64_t epochs = 1;
+  int64_t batch_size = 8;  // examples per optimizer step = batch_size × grad_accum
+  int64_t grad_accum = 1;
+  double warmup_ratio = 0.0;
+  std::string schedule = "linear";
+  double max_grad_norm = 1.0;  // 0 = no clipping
+  int64_t max_steps = 0;       // per task; 0 = epochs decide
+
+  template <class V>
+  void visit(V& v) {
+    v("lr", lr, "peak learning rate");
+    v("weight_decay", weight_decay, "AdamW decoupled weight decay");
+    v("beta1", beta1, "AdamW β1");
+    v("beta2", beta2, "AdamW β2");
+    v("eps", eps, "AdamW ε");
+    v("epochs", epochs, "passes over each task's training examples");
+    v("batch_size", batch_size, "examples per micro-batch");
+    v("grad_accum", grad_accum, "micro-batches per optimizer step");
+    v("warmup_ratio", warmup_ratio, "share of a task's steps spent warming up");
+    v("schedule", schedule, "constant | linear | cosine");
+    v("max_grad_norm", max_grad_norm, "clip the global gradient norm (0: off)");
+    v("max_steps", max_steps, "optimizer steps per task (0: as many as epochs give)");
+  }
+};
+
+/// One optimizer step's record, passed to the observer.
+struct StepInfo {
+  int64_t task_index = 0;
+  int64_t epoch = 0;
+  int64_t step = 0;         // optimizer step within the task, from 0
+  int64_t total_steps = 0;  // of the task
+  double loss = 0;          // answer-token cross-entropy of the step (mean over its tokens)
+  double extra_loss = 0;    // the method's term, summed over the step's micro-batches
+  double lr = 0;
+  double grad_norm = 0;     // before clipping
+  int64_t tokens = 0;       // tokens in the step's batches (padding excluded)
+  double seconds = 0;       // wall time of the step
+};
+
+struct TaskTrainingSummary {
+  int64_t steps = 0;
+  double first_loss = 0, last_loss = 0;
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+
+/// Trains task ctx.task_index with `method` (hooks on_task_start … on_task_end included).
+/// Deterministic for a given seed on the CPU. `observe` is called after every optimizer step.
+TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& settings,
+                               const std::function<void(const StepInfo&)>& observe = {});
+
+/// Number of optimizer steps train_task will make for `examples` examples.
+int64_t steps_per_task(int64_t examples, const OptimizerSettings& settings);
+
+}  // namespace retain

@@ -1,0 +1,142 @@
+#include "retain/train/trainer.h"
+
+#include "retain/core/error.h"
+#include "retain/train/loss.h"
+#include "retain/train/schedule.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace retain {
+
+at::Tensor Method::forward(TaskContext& ctx, const Batch& batch) {
+  ForwardInput input;
+  input.input_ids = batch.input_ids.to(ctx.run.device);
+  input.attention_mask = batch.attention_mask.to(ctx.run.device);
+  return ctx.run.model->forward(input);
+}
+
+int64_t steps_per_task(int64_t examples, const OptimizerSettings& s) {
+  const int64_t micro = (examples + s.batch_size - 1) / s.batch_size;
+  const int64_t per_epoch = (micro + s.grad_accum - 1) / s.grad_accum;
+  const int64_t total = per_epoch * s.epochs;
+  return s.max_steps > 0 ? std::min(total, s.max_steps) : total;
+}
+
+namespace {
+
+void validate(const OptimizerSettings& s) {
+  RETAIN_CHECK(s.lr > 0, "train", "optim.lr must be positive, got {}", s.lr);
+  RETAIN_CHECK(s.epochs >= 1, "train", "optim.epochs must be at least 1, got {}", s.epochs);
+  RETAIN_CHECK(s.batch_size >= 1, "train", "optim.batch_size must be at least 1, got {}", s.batch_size);
+  RETAIN_CHECK(s.grad_accum >= 1, "train", "optim.grad_accum must be at least 1, got {}", s.grad_accum);
+  RETAIN_CHECK(s.warmup_ratio >= 0 && s.warmup_ratio < 1, "train", "optim.warmup_ratio must be in [0, 1), got {}",
+               s.warmup_ratio);
+  RETAIN_CHECK(s.max_grad_norm >= 0, "train", "optim.max_grad_norm must be >= 0, got {}", s.max_grad_norm);
+}
+
+int64_t target_tokens(const Batch& batch) {
+  return batch.labels.narrow(1, 1, batch.labels.size(1) - 1).ne(kIgnoreIndex).sum().item<int64_t>();
+}
+
+}  // namespace
+
+TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& s,
+                               const std::function<void(const StepInfo&)>& observe) {
+  validate(s);
+  const Schedule schedule = parse_schedule(s.schedule);
+  method.on_task_start(ctx);
+  const std::vector<TokenizedExample> examples = method.training_examples(ctx);
+  RETAIN_CHECK(!examples.empty(), "train", "task \"{}\" has no training examples", ctx.task().name);
+  std::vector<at::Tensor> params = method.trainable(ctx);
+  RETAIN_CHECK(!params.empty(), "train", "method {} returned no trainable parameters for task \"{}\"", method.name(),
+               ctx.task().name);
+  // Only what the method trains carries gradients: no wasted backward work on frozen weights.
+  for (auto& p : ctx.run.model->parameters()) p.requires_grad_(false);
+  for (auto& p : params) p.requires_grad_(true);
+
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(s.lr)
+                                            .betas({s.beta1, s.beta2})
+                                            .eps(s.eps)
+                                            .weight_decay(s.weight_decay));
+  std::vector<int64_t> lengths;
+  lengths.reserve(examples.size());
+  for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
+  BatchSamplerOptions sampler_options;
+  sampler_options.batch_size = s.batch_size;
+  sampler_options.seed = ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index);
+  const BatchSampler sampler(lengths, sampler_options);
+  const int64_t total_steps = steps_per_task(static_cast<int64_t>(examples.size()), s);
+  const int64_t warmup = static_cast<int64_t>(std::floor(s.warmup_ratio * static_cast<double>(total_steps)));
+  const int64_t pad = ctx.run.model->config.pad_token_id.value_or(0);
+
+  TaskTrainingSummary summary;
+  ctx.run.model->train();
+  const auto task_start = std::chrono::steady_clock::now();
+  int64_t step = 0;
+  for (int64_t epoch = 0; epoch < s.epochs && step < total_steps; ++epoch) {
+    const auto batches = sampler.batches(epoch);
+    for (size_t first = 0; first < batches.size() && step < total_steps; first += s.grad_accum) {
+      const auto step_start = std::chrono::steady_clock::now();
+      const size_t last = std::min(batches.size(), first + static_cast<size_t>(s.grad_accum));
+      std::vector<Batch> micro;
+      int64_t tokens = 0, step_targets = 0;
+      for (size_t b = first; b < last; ++b) {
+        micro.push_back(collate(examples, batches[b], pad));
+        step_targets += target_tokens(micro.back());
+        tokens += micro.back().attention_mask.sum().item<int64_t>();
+      }
+      // Every micro-batch's loss is divided by the answer tokens of the whole step, so that the
+      // accumulated gradient equals the gradient of one batch holding all of them.
+      double step_loss = 0, step_extra = 0;
+      for (const auto& batch : micro) {
+        at::Tensor logits = method.forward(ctx, batch);
+        auto parts = causal_lm_loss_sum(logits, batch.labels);
+        at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
+        at::Tensor extra = method.extra_loss(ctx, batch, logits);
+        if (extra.defined()) {
+          extra = extra / static_cast<double>(micro.size());
+          step_extra += extra.item<double>();
+          loss = loss + extra;
+        }
+        step_loss += parts.sum.item<double>();
+        loss.backward();
+      }
+      method.after_backward(ctx);
+      const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
+      const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+      const double lr = learning_rate_at(schedule, s.lr, step, total_steps, warmup);
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      optimizer.step();
+      method.after_step(ctx);
+      optimizer.zero_grad();
+
+      StepInfo info;
+      info.task_index = ctx.task_index;
+      info.epoch = epoch;
+      info.step = step;
+      info.total_steps = total_steps;
+      info.loss = step_loss / static_cast<double>(std::max<int64_t>(1, step_targets));
+      info.extra_loss = step_extra;
+      info.lr = lr;
+      info.grad_norm = grad_norm;
+      info.tokens = tokens;
+      info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+      if (step == 0) summary.first_loss = info.loss;
+      summary.last_loss = info.loss;
+      summary.tokens += tokens;
+      if (observe) observe(info);
+      ++step;
+    }
+  }
+  summary.steps = step;
+  ctx.run.model->eval();
+  for (auto& p : params) p.mutable_grad() = at::Tensor();
+  method.on_task_end(ctx);
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - task_start).count();
+  return summary;
+}
+
+}  // namespace retain
