@@ -15,5 +15,6 @@ void register_generate(CLI::App& app);  // generate.cpp
 void register_inspect(CLI::App& app);   // inspect.cpp
 void register_init(CLI::App& app);      // init.cpp
 void register_export(CLI::App& app);    // export.cpp
+void register_run(CLI::App& app);       // run.cpp
 
 }  // namespace retain::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   retain::cli::register_inspect(app);
   retain::cli::register_init(app);
   retain::cli::register_export(app);
+  retain::cli::register_run(app);
 
   try {
     app.parse(argc, argv);

@@ -609,3 +609,65 @@ TEST(CliExport, RefusesToWriteOverItsInput) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// run: methods through a task sequence
+
+namespace {
+
+fs::path write_task(const fs::path& root, const std::string& name, const std::vector<std::string>& labels) {
+  const auto dir = root / name;
+  fs::create_directories(dir);
+  write_text(dir / "task.json", json{{"name", name}, {"type", "classification"}, {"labels", labels}}.dump());
+  std::string lines;
+  for (const auto& label : labels) lines += json{{"input", "say " + label}, {"output", label}}.dump() + "\n";
+  write_text(dir / "train.jsonl", lines + lines);
+  write_text(dir / "test.jsonl", lines);
+  return dir;
+}
+
+TEST(CliRun, TwoMethodsWriteResultsSummaryAndTable) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = write_task(dir, "colors", {"red", "blue"}), b = write_task(dir, "animals", {"cat", "dog"});
+  auto r = run({"run", "--model", kModel.string(), "--task", a.string(), "--task", b.string(), "--method", "seqft",
+                "--method", "inclora", "--out", (dir / "out").string(), "--epochs", "2", "--set", "eval.scoring=rank",
+                "--set", "method.inclora.r=4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("seqft"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("inclora"), std::string::npos) << r.out;
+  const auto summary = json::parse(retain::read_file(dir / "out" / "summary.json"));
+  EXPECT_TRUE(summary["methods"].contains("seqft") && summary["methods"].contains("inclora")) << summary.dump();
+  const auto config = json::parse(retain::read_file(dir / "out" / "config.json"));
+  EXPECT_EQ(config["optim"]["epochs"], 2);
+  EXPECT_EQ(config["method"]["inclora"]["r"], 4);
+  const auto results = json::parse(retain::read_file(dir / "out" / "inclora" / "results.json"));
+  EXPECT_EQ(results["matrix"].size(), 3u);
+  EXPECT_EQ(results["scoring"], "rank");
+  // The same folder with a different configuration is refused, and left as it was.
+  const auto before = retain::read_file(dir / "out" / "config.json");
+  expect_error(run({"run", "--model", kModel.string(), "--task", a.string(), "--method", "seqft", "--out",
+                    (dir / "out").string()}),
+               {"already holds a different run", "--overwrite"});
+  EXPECT_EQ(retain::read_file(dir / "out" / "config.json"), before);
+}
+
+TEST(CliRun, BadMethodsSettingsAndTasksAreNamed) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = write_task(dir, "colors", {"red", "blue"});
+  const std::vector<std::string> base = {"run", "--model", kModel.string(), "--task", a.string(), "--out", (dir / "o").string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  expect_error(with({"--method", "seqtf"}), {"unknown method \"seqtf\"", "did you mean \"seqft\""});
+  expect_error(with({"--method", "seqft", "--set", "optim.lrr=1"}), {"unknown setting \"lrr\"", "did you mean \"lr\""});
+  expect_error(with({"--method", "inclora", "--set", "method.inclora.rank=4"}), {"method.inclora", "rank"});
+  write_text(dir / "bad.toml", "[optim]\nlr = 1e-4\n[optimizer]\nepochs = 1\n");
+  expect_error(with({"--method", "seqft", "--config", (dir / "bad.toml").string()}), {"unknown section [optimizer]", "optim"});
+  expect_error(run({"run", "--model", kModel.string(), "--task", (dir / "missing").string(), "--method", "seqft", "--out",
+                    (dir / "o2").string()}),
+               {"missing"});
+}
+
+}  // namespace

@@ -1,0 +1,127 @@
+// retain run: methods through a task sequence, compared. Config = TOML file < command-line flags <
+// --set; the resolved config is printed and saved in OUT/config.json; OUT/<method>/ holds each
+// method's results; OUT/summary.json and a table on stdout compare them.
+#include "commands.h"
+
+#include "retain/core/files.h"
+#include "retain/core/toml.h"
+#include "retain/data/task.h"
+#include "retain/train/registry.h"
+#include "retain/train/runner.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+namespace retain::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> tasks;
+  std::string benchmark;
+  int order = 0;
+  std::vector<std::string> methods;
+  std::string out;
+  std::string config;
+  std::vector<std::string> sets;
+  std::optional<int64_t> epochs, batch_size, seed;
+  std::optional<double> lr;
+  std::string device;
+  bool overwrite = false;
+};
+
+void print_progress(const std::string& method, const Task& task, int64_t task_index, int64_t tasks, const StepInfo& i) {
+  const bool tty = ::isatty(STDERR_FILENO);
+  const int64_t width = 24, done = (i.step + 1) * width / std::max<int64_t>(1, i.total_steps);
+  const double tok_s = i.seconds > 0 ? static_cast<double>(i.tokens) / i.seconds : 0;
+  const double eta = i.seconds * static_cast<double>(i.total_steps - i.step - 1);
+  const std::string line = fmt::format("{} | task {}/{} {} | epoch {} | [{}{}] {}/{} | loss {:.4f} | {:.0f} tok/s | ETA {:.0f} s",
+                                       method, task_index + 1, tasks, task.name, i.epoch + 1, std::string(done, '#'),
+                                       std::string(width - done, '.'), i.step + 1, i.total_steps, i.loss, tok_s, eta);
+  if (tty) {
+    std::cerr << '\r' << line << "\033[K" << (i.step + 1 == i.total_steps ? "\n" : "") << std::flush;
+  } else if (i.step + 1 == i.total_steps || i.step % 50 == 0) {
+    std::cerr << line << '\n';
+  }
+}
+
+void run_run(const RunOptions& o) {
+  RETAIN_CHECK(!o.methods.empty(), "run", "no --method given (available: {})", fmt::join(method_names(), ", "));
+  RETAIN_CHECK(o.tasks.empty() != o.benchmark.empty(), "run", "give either --task PATH (repeatable) or --benchmark DIR --order N");
+
+  RunConfig config = o.config.empty() ? RunConfig{} : RunConfig::from_json(read_toml_file(o.config), o.config);
+  if (o.epochs) config.optim.epochs = *o.epochs;
+  if (o.batch_size) config.optim.batch_size = *o.batch_size;
+  if (o.lr) config.optim.lr = *o.lr;
+  if (o.seed) config.run.seed = *o.seed;
+  if (!o.device.empty()) config.run.device = o.device;
+  for (const auto& s : o.sets) config.set(s);
+  for (const auto& m : o.methods) make_method(m, config.methods.contains(m) ? config.methods[m] : json());  // validate now
+
+  std::vector<Task> tasks;
+  if (!o.benchmark.empty()) {
+    tasks = load_benchmark(o.benchmark, o.order);
+  } else {
+    for (const auto& path : o.tasks) tasks.push_back(load_task(path));
+  }
+  json resolved = config.to_json(o.methods);
+  resolved["model"] = o.model;
+  resolved["methods"] = o.methods;
+  json task_list = json::array();
+  for (const auto& t : tasks) task_list.push_back({{"name", t.name}, {"source", t.source}, {"train", t.train.size()}, {"test", t.test.size()}});
+  resolved["tasks"] = task_list;
+  resolved["retain_version"] = RETAIN_VERSION;
+  resolved["format_version"] = 1;
+
+  const fs::path out = o.out;
+  if (fs::exists(out / "config.json") && !o.overwrite) {
+    const json existing = read_json_file(out / "config.json", "run");
+    RETAIN_CHECK(existing == resolved, "run", "{} already holds a different run (its config.json differs); choose another "
+                 "--out or pass --overwrite", out.string());
+  }
+  fs::create_directories(out);
+  write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
+  std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
+
+  std::vector<MethodResults> all;
+  for (const auto& method : o.methods) {
+    std::map<std::string, int64_t> index;
+    for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
+    all.push_back(run_method(method, o.model, tasks, config, out, [&](const Task& task, const StepInfo& info) {
+      print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
+    }));
+    write_summary(out / "summary.json", all);
+  }
+  std::cout << format_comparison_table(all);
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  auto* command = app.add_subcommand("run", "Train methods through a task sequence and compare them");
+  command->add_option("--model", o->model, "Hugging Face model folder (config.json, safetensors, tokenizer.json)")->required();
+  command->add_option("--task", o->tasks, "Task folder (retain, O-LoRA CL_Benchmark or TRACE layout); repeatable, in training order");
+  command->add_option("--benchmark", o->benchmark, "O-LoRA CL_Benchmark folder (with --order)");
+  command->add_option("--order", o->order, "Published task order 1-6 (with --benchmark)");
+  command->add_option("--method", o->methods, "Method name; repeatable")->required();
+  command->add_option("--out", o->out, "Run folder")->required();
+  command->add_option("--config", o->config, "TOML file: [run], [optim], [eval], [method.<name>]");
+  command->add_option("--set", o->sets, "Override: section.key=value (repeatable), e.g. optim.lr=1e-4");
+  command->add_option("--epochs", o->epochs, "optim.epochs");
+  command->add_option("--lr", o->lr, "optim.lr");
+  command->add_option("--batch-size", o->batch_size, "optim.batch_size");
+  command->add_option("--seed", o->seed, "run.seed");
+  command->add_option("--device", o->device, "run.device: cpu | cuda");
+  command->add_flag("--overwrite", o->overwrite, "Replace a different run already in --out");
+  command->callback([o] { run_run(*o); });
+}
+
+}  // namespace retain::cli
