@@ -1,40 +1,13 @@
-// Helpers shared by the test suites: fixture paths, temporary folders, error capture, tolerances.
+// Helpers shared by the tensor test suites: everything of test_paths.h, plus tensor comparison.
 #pragma once
 
-#include "retain/core/error.h"
-#include "retain/core/files.h"
+#include "common/test_paths.h"
 
 #include <ATen/ATen.h>
-#include <gtest/gtest.h>
 
-#include <filesystem>
-#include <functional>
-#include <string>
+#include <algorithm>
 
 namespace retain::testing {
-
-inline std::filesystem::path source_dir() { return RETAIN_SOURCE_DIR; }
-inline std::filesystem::path fixtures() { return source_dir() / "tests" / "fixtures"; }
-
-/// A fresh, empty folder under the system temp dir, unique per test.
-inline std::filesystem::path temp_dir(const std::string& tag) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             ("retain_" + tag + "_" + (info ? std::string(info->name()) : "x") + "_" + std::to_string(::getpid()));
-  retain::remove_tree(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-/// The message of the retain::Error thrown by f, or "" when nothing is thrown.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const retain::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// ‖a − b‖ / ‖b‖ in float64.
 inline double relative_error(const at::Tensor& a, const at::Tensor& b) {

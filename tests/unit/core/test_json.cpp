@@ -2,6 +2,8 @@
 #include "retain/core/json.h"
 #include "retain/core/files.h"
 
+#include "common/test_paths.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,14 +16,7 @@ std::filesystem::path temp_path(const std::string& name) {
   return dir / name;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const retain::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using retain::testing::error_of;
 
 TEST(Json, ParseErrorNamesFileLineAndColumn) {
   auto path = temp_path("bad.json");

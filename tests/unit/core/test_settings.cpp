@@ -3,6 +3,8 @@
 #include "retain/core/settings.h"
 #include "retain/core/toml.h"
 
+#include "common/test_paths.h"
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -23,14 +25,7 @@ struct OptimizerSettings {
   }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const retain::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using retain::testing::error_of;
 
 TEST(Settings, ReadsPresentKeysAndKeepsDefaults) {
   OptimizerSettings s;

@@ -2,7 +2,7 @@
 // sums at most four differences of values in [0, 1], so rounding stays within a few ulps of 1.
 #include "retain/eval/metrics.h"
 
-#include "eval_test_util.h"
+#include "common/test_paths.h"
 
 #include <cmath>
 #include <limits>
@@ -10,7 +10,7 @@
 namespace {
 
 using retain::AccuracyMatrix;
-using retain::eval_testing::error_of;
+using retain::testing::error_of;
 
 constexpr double kTol = 1e-12;
 

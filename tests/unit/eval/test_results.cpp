@@ -1,7 +1,7 @@
 // Run output files: exact contents for a small case, round trips, strict reading of results.json.
 #include "retain/eval/results.h"
 
-#include "eval_test_util.h"
+#include "common/test_paths.h"
 
 #include <cmath>
 #include <fstream>
@@ -10,8 +10,8 @@
 namespace {
 
 using retain::MethodResults;
-using retain::eval_testing::error_of;
-using retain::eval_testing::temp_dir;
+using retain::testing::error_of;
+using retain::testing::temp_dir;
 
 // Two tasks, values exact in binary. AA = (0.5 + 1) / 2 = 0.75; BWT = a[2][1] − a[1][1] = 0.5 − 0.75 = −0.25;
 // FWT = a[1][2] − a[0][2] = 0.5 − 0.25 = 0.25; F = a[1][1] − a[2][1] = 0.75 − 0.5 = 0.25.

@@ -2,11 +2,11 @@
 // integers computed the same way; 1e-12 where the formula's rounding may differ from the literal.
 #include "retain/eval/scoring.h"
 
-#include "eval_test_util.h"
+#include "common/test_paths.h"
 
 namespace {
 
-using retain::eval_testing::error_of;
+using retain::testing::error_of;
 
 constexpr double kTol = 1e-12;
 

@@ -1,4 +1,5 @@
-// Helpers for the eval tests, which link retain_eval only (tests/common/test_support.h pulls in ATen).
+// Test helpers that need no libtorch: fixture paths, temporary folders, error capture. Suites that
+// link retain_base or retain_eval only include this; tensor suites include test_support.h.
 #pragma once
 
 #include "retain/core/error.h"
@@ -12,7 +13,10 @@
 #include <functional>
 #include <string>
 
-namespace retain::eval_testing {
+namespace retain::testing {
+
+inline std::filesystem::path source_dir() { return RETAIN_SOURCE_DIR; }
+inline std::filesystem::path fixtures() { return source_dir() / "tests" / "fixtures"; }
 
 /// A fresh, empty folder under the system temp dir, unique per test.
 inline std::filesystem::path temp_dir(const std::string& tag) {
@@ -34,4 +38,4 @@ inline std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
-}  // namespace retain::eval_testing
+}  // namespace retain::testing
