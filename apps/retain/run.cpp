@@ -35,6 +35,7 @@ struct RunOptions {
   std::optional<double> lr;
   std::string device;
   bool overwrite = false;
+  bool save_checkpoints = false;
 };
 
 void print_progress(const std::string& method, const Task& task, int64_t task_index, int64_t tasks, const StepInfo& i) {
@@ -62,6 +63,7 @@ void run_run(const RunOptions& o) {
   if (o.lr) config.optim.lr = *o.lr;
   if (o.seed) config.run.seed = *o.seed;
   if (!o.device.empty()) config.run.device = o.device;
+  if (o.save_checkpoints) config.run.save_checkpoints = true;
   for (const auto& s : o.sets) config.set(s);
   for (const auto& m : o.methods) make_method(m, config.methods.contains(m) ? config.methods[m] : json());  // validate now
 
@@ -121,6 +123,8 @@ void register_run(CLI::App& app) {
   command->add_option("--seed", o->seed, "run.seed");
   command->add_option("--device", o->device, "run.device: cpu | cuda");
   command->add_flag("--overwrite", o->overwrite, "Replace a different run already in --out");
+  command->add_flag("--save-checkpoints", o->save_checkpoints,
+                    "run.save_checkpoints: after task k, <out>/<method>/checkpoints/task_<k>/");
   command->callback([o] { run_run(*o); });
 }
 

@@ -1,6 +1,7 @@
 #include "retain/train/runner.h"
 
 #include "retain/core/error.h"
+#include "retain/core/files.h"
 #include "retain/core/suggest.h"
 #include "retain/model/loader.h"
 #include "retain/train/registry.h"
@@ -124,6 +125,15 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       if (progress) progress(tasks[t], info);
     };
     train_task(*method, ctx, config.optim, observe);
+    if (config.run.save_checkpoints) {
+      const auto dir = method_dir / "checkpoints" / ("task_" + std::to_string(t + 1));
+      std::filesystem::create_directories(dir);
+      if (method->updates_base()) {
+        save_model(dir, run.model, parse_dtype(config.run.dtype));
+        write_file_atomic(dir / "tokenizer.json", read_file(model_dir / "tokenizer.json", "run"), "run");
+      }
+      method->save(run, dir);
+    }
     int64_t count = 0;
     for (auto& p : method->trainable(ctx)) count += p.numel();
     trainable = std::max(trainable, count);

@@ -36,6 +36,7 @@ struct LoraSettings {
 class SeqFT : public Method {
  public:
   std::string name() const override { return "seqft"; }
+  bool updates_base() const override { return true; }
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
 };
 
@@ -68,6 +69,7 @@ class IncLoRA : public Method {
 class MultiTask : public Method {
  public:
   std::string name() const override { return "mtl"; }
+  bool updates_base() const override { return true; }
   void on_run_start(RunContext& run) override;
   void on_task_start(TaskContext& ctx) override;
   std::vector<TokenizedExample> training_examples(TaskContext& ctx) override;

@@ -56,6 +56,8 @@ class Method {
   virtual std::string name() const = 0;
   /// Oracle methods use the true task id at test time; reports label them so.
   virtual bool is_oracle() const { return false; }
+  /// Whether training changes the base model's weights (then checkpoints hold a full model folder).
+  virtual bool updates_base() const { return false; }
   /// Once per run, before the first task.
   virtual void on_run_start(RunContext& run) {}
   virtual void on_task_start(TaskContext& ctx) {}

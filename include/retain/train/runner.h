@@ -22,6 +22,7 @@ struct RunSettings {
   std::string device = "cpu";
   int64_t seed = 0;
   int64_t max_length = 512;
+  bool save_checkpoints = false;
 
   template <class V>
   void visit(V& v) {
@@ -29,6 +30,9 @@ struct RunSettings {
     v("device", device, "cpu | cuda | cuda:N");
     v("seed", seed, "seed of adapters, batch order and sampling");
     v("max_length", max_length, "tokens per example (prompts are cut from the left)");
+    v("save_checkpoints", save_checkpoints,
+      "after task k write <method>/checkpoints/task_<k>/: a HF model folder when the base changes, the "
+      "method's adapters (PEFT folders) and state");
   }
 };
 
@@ -48,7 +52,8 @@ struct RunConfig {
   json to_json(const std::vector<std::string>& method_names) const;
 };
 
-/// Runs `method_name` over `tasks` from the model in `model_dir`; writes into out_dir/<method>/.
+/// Runs `method_name` over `tasks` from the model in `model_dir`; writes into out_dir/<method>/
+/// (and checkpoints/task_<k>/ after each task k, counted from 1, when run.save_checkpoints).
 /// `progress` receives every optimizer step (for progress bars).
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,

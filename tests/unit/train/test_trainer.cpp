@@ -172,6 +172,30 @@ TEST(Runner, ThreeTasksThroughSeqftInclLoraAndMtlWriteResults) {
   }
 }
 
+TEST(Runner, CheckpointsHoldAModelFolderOrPeftAdaptersThatLoad) {
+  const auto root = temp_dir("runner");
+  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
+                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
+  retain::RunConfig config;
+  config.optim.batch_size = 2;
+  config.eval.scoring = "rank";
+  config.run.save_checkpoints = true;
+  config.set("method.inclora.r=4");
+  const auto seqft = retain::run_method("seqft", kModel, tasks, config, root / "out");
+  for (int k = 1; k <= 2; ++k) {
+    const auto dir = root / "out" / "seqft" / "checkpoints" / ("task_" + std::to_string(k));
+    auto model = retain::load_model(dir);  // strict: every tensor present, none left over
+    EXPECT_TRUE(fs::exists(dir / "tokenizer.json"));
+  }
+  retain::run_method("inclora", kModel, tasks, config, root / "out");
+  const auto last = root / "out" / "inclora" / "checkpoints" / "task_2";
+  EXPECT_FALSE(fs::exists(last / "model.safetensors"));  // the base never changes: adapters only
+  auto model = retain::load_model(kModel);
+  EXPECT_GT(retain::load_peft_adapter(model, last / "task0", "a"), 0);
+  EXPECT_GT(retain::load_peft_adapter(model, last / "task1", "b"), 0);
+  EXPECT_FALSE(fs::exists(root / "out" / "inclora" / "checkpoints" / "task_1" / "task1"));
+}
+
 TEST(Registry, UnknownMethodsAndSettingsSuggestTheClosestName) {
   EXPECT_NE(retain::testing::error_of([] { retain::make_method("incl0ra", nullptr); }).find("did you mean \"inclora\""),
             std::string::npos);
