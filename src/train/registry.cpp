@@ -4,6 +4,10 @@
 #include "retain/core/settings.h"
 #include "retain/core/suggest.h"
 #include "retain/train/baselines.h"
+#include "retain/train/ewc.h"
+#include "retain/train/olora.h"
+#include "retain/train/pertask.h"
+#include "retain/train/replay.h"
 
 namespace retain {
 
@@ -21,18 +25,34 @@ void check_known(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "mtl"};
+  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "ewc", "replay", "mtl", "pertask"};
   return names;
 }
 
 std::unique_ptr<Method> make_method(const std::string& name, const json& settings) {
   check_known(name);
   const std::string where = "method." + name;
-  if (name == "seqlora" || name == "inclora") {
+  if (name == "seqlora" || name == "inclora" || name == "pertask") {
     LoraSettings lora;
     settings::read(lora, settings, where);
     if (name == "seqlora") return std::make_unique<SeqLoRA>(lora);
+    if (name == "pertask") return std::make_unique<PerTaskFT>(lora);
     return std::make_unique<IncLoRA>(lora);
+  }
+  if (name == "olora") {
+    OLoraSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<OLoRA>(s);  // the constructor validates orthogonal_loss and the lambdas
+  }
+  if (name == "ewc") {
+    EwcSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<EWC>(s);
+  }
+  if (name == "replay") {
+    ReplaySettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<Replay>(s);
   }
   NoSettings none;
   settings::read(none, settings, where);
@@ -42,10 +62,29 @@ std::unique_ptr<Method> make_method(const std::string& name, const json& setting
 
 json method_settings(const std::string& name, const json& settings) {
   check_known(name);
-  if (name == "seqlora" || name == "inclora") {
+  const std::string where = "method." + name;
+  if (name == "seqlora" || name == "inclora" || name == "pertask") {
     LoraSettings lora;
-    settings::read(lora, settings, "method." + name);
+    settings::read(lora, settings, where);
     return settings::to_json(lora);
+  }
+  if (name == "olora") {
+    OLoraSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
+    return settings::to_json(s);
+  }
+  if (name == "ewc") {
+    EwcSettings s;
+    settings::read(s, settings, where);
+    s.validate();
+    return settings::to_json(s);
+  }
+  if (name == "replay") {
+    ReplaySettings s;
+    settings::read(s, settings, where);
+    s.validate();
+    return settings::to_json(s);
   }
   return json::object();
 }

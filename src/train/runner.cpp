@@ -96,6 +96,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   results.scoring = parse_scoring(config.eval.scoring);
   results.config = config.to_json({method_name});
   results.config["model"] = model_dir.string();
+  results.config["oracle"] = method->is_oracle();  // pertask uses the true task id: reports say so
 
   const auto method_dir = out_dir / method_name;
   std::filesystem::create_directories(method_dir);

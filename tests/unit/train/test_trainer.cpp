@@ -196,6 +196,23 @@ TEST(Runner, CheckpointsHoldAModelFolderOrPeftAdaptersThatLoad) {
   EXPECT_FALSE(fs::exists(root / "out" / "inclora" / "checkpoints" / "task_1" / "task1"));
 }
 
+TEST(Runner, EveryRegisteredMethodRunsTwoTasks) {
+  const auto root = temp_dir("runner");
+  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
+                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
+  retain::RunConfig config;
+  config.optim.batch_size = 2;
+  config.eval.scoring = "rank";
+  for (const auto& name : retain::method_names()) {
+    SCOPED_TRACE(name);
+    const auto results = retain::run_method(name, kModel, tasks, config, root / "out");
+    const auto back = retain::read_results_json(root / "out" / name / "results.json");
+    EXPECT_EQ(back.matrix.scores.size(), 3u);
+    EXPECT_EQ(back.config["oracle"].get<bool>(), name == "pertask");
+    EXPECT_GT(back.trainable_params, 0);
+  }
+}
+
 TEST(Registry, UnknownMethodsAndSettingsSuggestTheClosestName) {
   EXPECT_NE(retain::testing::error_of([] { retain::make_method("incl0ra", nullptr); }).find("did you mean \"inclora\""),
             std::string::npos);

@@ -1,0 +1,152 @@
+#include "retain/train/ewc.h"
+
+#include "retain/core/error.h"
+#include "retain/io/safetensors.h"
+#include "retain/train/loss.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <random>
+
+namespace retain {
+
+namespace {
+
+// The dtype F and θ* are kept in: the parameter's, promoted to at least float32.
+at::ScalarType storage_dtype(const at::Tensor& p) {
+  return p.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+// Uniform integer in [0, n) by rejection: fully specified by the standard, unlike
+// std::uniform_int_distribution, so the subset is the same on every platform.
+uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
+  uint64_t x;
+  do x = rng();
+  while (x >= limit);
+  return x % n;
+}
+
+}  // namespace
+
+void EwcSettings::validate() const {
+  RETAIN_CHECK(lambda >= 0, "ewc", "method.ewc.lambda must be >= 0, got {}", lambda);
+  RETAIN_CHECK(fisher_samples >= 1, "ewc", "method.ewc.fisher_samples must be at least 1, got {}", fisher_samples);
+  RETAIN_CHECK(fisher_accumulate == "sum" || fisher_accumulate == "mean", "ewc",
+               "method.ewc.fisher_accumulate must be \"sum\" or \"mean\", got \"{}\"", fisher_accumulate);
+}
+
+std::map<std::string, at::Tensor> ewc_fisher(CausalLM& model, const std::vector<TokenizedExample>& examples,
+                                             at::Device device) {
+  auto named = model->base_parameters();
+  std::vector<at::Tensor> params;
+  std::vector<bool> flags;
+  std::map<std::string, at::Tensor> fisher;
+  for (auto& [name, p] : named) {
+    params.push_back(p);
+    flags.push_back(p.requires_grad());
+    fisher[name] = torch::zeros(p.sizes(), p.options().dtype(storage_dtype(p)));
+  }
+  for (auto& p : params) p.requires_grad_(true);
+  const int64_t pad = model->config.pad_token_id.value_or(0);
+  int64_t used = 0;
+  {
+    torch::AutoGradMode grad_mode(true);
+    for (size_t i = 0; i < examples.size(); ++i) {
+      const Batch batch = collate(examples, {static_cast<int64_t>(i)}, pad);
+      ForwardInput input;
+      input.input_ids = batch.input_ids.to(device);
+      input.attention_mask = batch.attention_mask.to(device);
+      at::Tensor logits = model->forward(input);
+      auto parts = causal_lm_loss_sum(logits, batch.labels.to(device));
+      if (parts.tokens == 0) continue;  // no answer token survived truncation: no gradient
+      at::Tensor loss = parts.sum / static_cast<double>(parts.tokens);
+      auto grads = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+      torch::NoGradGuard no_grad;
+      for (size_t k = 0; k < params.size(); ++k)
+        if (grads[k].defined()) fisher[named[k].first].add_(grads[k].to(storage_dtype(params[k])).square());
+      ++used;
+    }
+  }
+  for (size_t k = 0; k < params.size(); ++k) params[k].requires_grad_(flags[k]);
+  if (used > 0) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, f] : fisher) f.div_(static_cast<double>(used));
+  }
+  return fisher;
+}
+
+EWC::EWC(EwcSettings settings) : settings_(std::move(settings)) { settings_.validate(); }
+
+at::Tensor EWC::penalty(CausalLM& model) const {
+  if (fisher_.empty()) return {};
+  at::Tensor total;
+  for (auto& [name, p] : model->base_parameters()) {
+    auto f = fisher_.find(name);
+    RETAIN_CHECK(f != fisher_.end(), "ewc", "parameter {} has no Fisher: the model changed since the last task", name);
+    const at::Tensor& anchor = anchor_.at(name);
+    at::Tensor term = (f->second * (p.to(anchor.scalar_type()) - anchor).square()).sum();
+    total = total.defined() ? total + term : term;
+  }
+  return total * (0.5 * settings_.lambda);
+}
+
+at::Tensor EWC::extra_loss(TaskContext& ctx, const Batch&, const at::Tensor&) {
+  if (fisher_.empty() || settings_.lambda == 0) return {};
+  // The loop adds this to every micro-batch and divides it by their number: once per step in all.
+  return penalty(ctx.run.model);
+}
+
+void EWC::on_task_end(TaskContext& ctx) {
+  const auto& all = ctx.train_examples();
+  std::vector<TokenizedExample> subset;
+  const auto n = static_cast<int64_t>(all.size());
+  if (n <= settings_.fisher_samples) {
+    subset = all;
+  } else {
+    // A uniform random subset (partial Fisher–Yates), kept in the split's order.
+    std::seed_seq seq{static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}};
+    std::mt19937_64 rng(seq);
+    std::vector<int64_t> order(n);
+    for (int64_t i = 0; i < n; ++i) order[i] = i;
+    for (int64_t i = 0; i < settings_.fisher_samples; ++i)
+      std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
+    order.resize(settings_.fisher_samples);
+    std::sort(order.begin(), order.end());
+    for (int64_t i : order) subset.push_back(all[i]);
+  }
+  auto task_fisher = ewc_fisher(ctx.run.model, subset, ctx.run.device);
+  torch::NoGradGuard no_grad;
+  if (fisher_.empty()) {
+    fisher_ = std::move(task_fisher);
+  } else {
+    for (auto& [name, f] : fisher_) {
+      auto t = task_fisher.find(name);
+      RETAIN_CHECK(t != task_fisher.end(), "ewc", "parameter {} vanished from the model", name);
+      if (settings_.fisher_accumulate == "sum")
+        f.add_(t->second);
+      else
+        f.mul_(static_cast<double>(tasks_)).add_(t->second).div_(static_cast<double>(tasks_ + 1));
+    }
+  }
+  ++tasks_;
+  anchor_.clear();
+  for (auto& [name, p] : ctx.run.model->base_parameters())
+    anchor_[name] = p.detach().to(storage_dtype(p)).clone();
+}
+
+void EWC::save(RunContext&, const std::filesystem::path& dir) {
+  if (fisher_.empty()) return;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (auto& [name, f] : fisher_) tensors.emplace_back("fisher." + name, f);
+  for (auto& [name, a] : anchor_) tensors.emplace_back("anchor." + name, a);
+  std::filesystem::create_directories(dir);
+  safetensors::save(dir / "ewc.safetensors", tensors,
+                    {{"lambda", std::to_string(settings_.lambda)},
+                     {"fisher_accumulate", settings_.fisher_accumulate},
+                     {"tasks", std::to_string(tasks_)}});
+}
+
+}  // namespace retain
