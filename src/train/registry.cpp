@@ -5,6 +5,7 @@
 #include "retain/core/suggest.h"
 #include "retain/train/baselines.h"
 #include "retain/train/ewc.h"
+#include "retain/train/lwf.h"
 #include "retain/train/olora.h"
 #include "retain/train/pertask.h"
 #include "retain/train/replay.h"
@@ -25,7 +26,7 @@ void check_known(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "ewc", "replay", "mtl", "pertask"};
+  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "ewc", "lwf", "replay", "mtl", "pertask"};
   return names;
 }
 
@@ -53,6 +54,11 @@ std::unique_ptr<Method> make_method(const std::string& name, const json& setting
     ReplaySettings s;
     settings::read(s, settings, where);
     return std::make_unique<Replay>(s);
+  }
+  if (name == "lwf") {
+    LwfSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<LwF>(s);
   }
   NoSettings none;
   settings::read(none, settings, where);
@@ -84,6 +90,12 @@ json method_settings(const std::string& name, const json& settings) {
     ReplaySettings s;
     settings::read(s, settings, where);
     s.validate();
+    return settings::to_json(s);
+  }
+  if (name == "lwf") {
+    LwfSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
     return settings::to_json(s);
   }
   return json::object();
