@@ -1,6 +1,7 @@
 #include "retain/data/batching.h"
 
 #include "retain/core/error.h"
+#include "retain/core/random.h"
 #include "retain/data/prompt.h"
 #include "retain/train/loss.h"
 
@@ -14,27 +15,8 @@ namespace {
 
 constexpr const char* kComponent = "data";
 
-// Uniform integer in [0, n) from raw mt19937_64 output, without modulo bias (rejects the lowest
-// 2^64 mod n values).
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;
-  uint64_t x = rng();
-  while (x < threshold) x = rng();
-  return x % n;
-}
-
-// Fisher–Yates, fully specified (std::shuffle's algorithm is left to the library).
-template <typename T>
-void shuffle_in_place(std::vector<T>& items, std::mt19937_64& rng) {
-  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[uniform_below(rng, i)]);
-}
-
-std::mt19937_64 epoch_rng(uint64_t seed, int64_t epoch) {
-  const auto e = static_cast<uint64_t>(epoch);
-  std::seed_seq sequence{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(e),
-                         static_cast<uint32_t>(e >> 32)};
-  return std::mt19937_64(sequence);
-}
+// Same words as seeded_rng({seed, epoch}): the seed and the epoch, each as two 32-bit halves.
+std::mt19937_64 epoch_rng(uint64_t seed, int64_t epoch) { return seeded_rng({seed, static_cast<uint64_t>(epoch)}); }
 
 PaddedIds pad(const std::vector<std::vector<int64_t>>& sequences, int64_t pad_token_id, bool left) {
   RETAIN_CHECK(!sequences.empty(), kComponent, "cannot pad an empty list of sequences");

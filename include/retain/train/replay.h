@@ -8,7 +8,7 @@
 //   * quota q_t = max(1, round(share · n_t)) (share 0: q_t = 0, the method is SeqFT), at most n_t;
 //   * the q_t examples are a uniform random q_t-subset of the split, drawn by Vitter's algorithm R
 //     (a reservoir of size q_t over the split in order), with std::mt19937_64 seeded through
-//     std::seed_seq{run.seed, t} and unbiased rejection sampling (same buffer on every platform);
+//     seeded_rng({run.seed, t}) (core/random.h) and unbiased rejection sampling (same buffer on every platform);
 //   * every task keeps its own entries: later tasks never evict earlier ones, so the buffer holds
 //     the configured share of each task seen (share 0.02: 2 of 100, 1 of 50);
 //   * capacity > 0 caps the whole buffer: while it holds more, one entry is dropped from the task

@@ -1,6 +1,7 @@
 #include "retain/train/ewc.h"
 
 #include "retain/core/error.h"
+#include "retain/core/random.h"
 #include "retain/io/safetensors.h"
 #include "retain/train/loss.h"
 
@@ -18,15 +19,6 @@ at::ScalarType storage_dtype(const at::Tensor& p) {
   return p.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
-// Uniform integer in [0, n) by rejection: fully specified by the standard, unlike
-// std::uniform_int_distribution, so the subset is the same on every platform.
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-  uint64_t x;
-  do x = rng();
-  while (x >= limit);
-  return x % n;
-}
 
 }  // namespace
 
@@ -107,8 +99,7 @@ void EWC::on_task_end(TaskContext& ctx) {
     subset = all;
   } else {
     // A uniform random subset (partial Fisher–Yates), kept in the split's order.
-    std::seed_seq seq{static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}};
-    std::mt19937_64 rng(seq);
+    auto rng = seeded_rng({static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}});
     std::vector<int64_t> order(n);
     for (int64_t i = 0; i < n; ++i) order[i] = i;
     for (int64_t i = 0; i < settings_.fisher_samples; ++i)

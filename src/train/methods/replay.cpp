@@ -1,6 +1,7 @@
 #include "retain/train/replay.h"
 
 #include "retain/core/error.h"
+#include "retain/core/random.h"
 #include "retain/core/files.h"
 #include "retain/core/json.h"
 
@@ -13,14 +14,6 @@ namespace retain {
 
 namespace {
 
-// Uniform integer in [0, n) by rejection (std::uniform_int_distribution is implementation-defined).
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % n;
-  uint64_t x;
-  do x = rng();
-  while (x >= limit);
-  return x % n;
-}
 
 }  // namespace
 
@@ -52,8 +45,7 @@ void Replay::on_task_end(TaskContext& ctx) {
   buffer_.erase(std::remove_if(buffer_.begin(), buffer_.end(),
                                [&](const Entry& e) { return e.task_index == ctx.task_index; }),
                 buffer_.end());
-  std::seed_seq seq{static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index)};
-  std::mt19937_64 rng(seq);
+  auto rng = seeded_rng({static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index)});
   // Vitter's algorithm R: the first k items fill the reservoir; item i ≥ k replaces a uniformly
   // chosen slot with probability k / (i + 1).
   std::vector<int64_t> reservoir;

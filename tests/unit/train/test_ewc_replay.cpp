@@ -3,7 +3,7 @@
 // gradient equal λ/2 Σ F (θ−θ*)² and λ F (θ−θ*) by hand; a large λ holds task-1 weights closer
 // during task 2 than λ = 0. Replay: the buffer holds each task's share, drawn from that task,
 // deterministically from the seed.
-#include "common/test_support.h"
+#include "train_test_util.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
 #include "retain/train/ewc.h"
@@ -24,33 +24,9 @@ using retain::testing::fixtures;
 using retain::testing::relative_error;
 using retain::testing::temp_dir;
 
-const fs::path kModel = fixtures() / "models" / "llama_gqa";
-
-fs::path make_task(const fs::path& root, const std::string& name, const std::vector<std::string>& labels, int copies) {
-  const auto dir = root / name;
-  fs::create_directories(dir);
-  retain::json task = {{"name", name}, {"type", "classification"}, {"labels", labels}};
-  retain::write_file_atomic(dir / "task.json", task.dump());
-  std::string train, test;
-  for (int c = 0; c < copies; ++c)
-    for (const auto& label : labels) train += retain::json{{"input", "say " + label}, {"output", label}}.dump() + "\n";
-  for (const auto& label : labels) test += retain::json{{"input", "say " + label}, {"output", label}}.dump() + "\n";
-  retain::write_file_atomic(dir / "train.jsonl", train);
-  retain::write_file_atomic(dir / "test.jsonl", test);
-  return dir;
-}
-
-retain::RunContext make_run(const std::vector<retain::Task>& tasks, at::ScalarType dtype, const retain::Tokenizer& tok) {
-  retain::RunContext run;
-  run.model = retain::load_model(kModel, {dtype, at::kCPU});
-  run.tokenizer = &tok;
-  run.tasks = tasks;
-  run.seed = 5;
-  run.tokenize.max_length = 64;
-  run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
-  for (const auto& t : tasks) run.train_data.push_back(retain::tokenize_examples(tok, t, t.train, run.tokenize));
-  return run;
-}
+const fs::path kModel = retain::testing::tiny_model_dir();
+using retain::testing::make_run;
+using retain::testing::make_task;
 
 std::map<std::string, at::Tensor> snapshot(retain::CausalLM& model) {
   std::map<std::string, at::Tensor> out;

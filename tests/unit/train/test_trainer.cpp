@@ -2,7 +2,7 @@
 // small hand-made tasks. Oracles: invariants of the loop (gradient accumulation equals one large
 // batch; the loss falls on a memorisable task) and each method's defining property (inclora leaves
 // earlier adapters and the base bitwise unchanged; mtl trains on the union of the tasks seen).
-#include "common/test_support.h"
+#include "train_test_util.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
 #include "retain/train/baselines.h"
@@ -17,35 +17,11 @@ namespace fs = std::filesystem;
 using retain::testing::fixtures;
 using retain::testing::temp_dir;
 
-const fs::path kModel = fixtures() / "models" / "llama_gqa";
+const fs::path kModel = retain::testing::tiny_model_dir();
+using retain::testing::make_run;
+using retain::testing::make_task;
 
 // A classification task whose answer is a word of the input: learnable by a tiny random model.
-fs::path make_task(const fs::path& root, const std::string& name, const std::vector<std::string>& labels, int copies) {
-  const auto dir = root / name;
-  fs::create_directories(dir);
-  retain::json task = {{"name", name}, {"type", "classification"}, {"labels", labels}};
-  retain::write_file_atomic(dir / "task.json", task.dump());
-  std::string train, test;
-  for (int c = 0; c < copies; ++c)
-    for (const auto& label : labels) train += retain::json{{"input", "say " + label}, {"output", label}}.dump() + "\n";
-  for (const auto& label : labels) test += retain::json{{"input", "say " + label}, {"output", label}}.dump() + "\n";
-  retain::write_file_atomic(dir / "train.jsonl", train);
-  retain::write_file_atomic(dir / "test.jsonl", test);
-  return dir;
-}
-
-retain::RunContext make_run(const std::vector<retain::Task>& tasks, at::ScalarType dtype, const retain::Tokenizer& tok) {
-  retain::RunContext run;
-  run.model = retain::load_model(kModel, {dtype, at::kCPU});
-  run.tokenizer = &tok;
-  run.tasks = tasks;
-  run.seed = 5;
-  run.tokenize.max_length = 64;
-  run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
-  for (const auto& t : tasks) run.train_data.push_back(retain::tokenize_examples(tok, t, t.train, run.tokenize));
-  return run;
-}
-
 std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
   std::vector<at::Tensor> out;
   for (const auto& p : params) out.push_back(p.detach().clone());
