@@ -15,7 +15,7 @@
 // named by SCOPED_TRACE when it fails): CTest runs every case in its own process and loading libtorch
 // costs ~0.5 s, which would otherwise dominate the suite. Checks that currently fail on library bugs
 // are separate cases.
-#include "common/test_support.h"
+#include "model_test_util.h"
 #include "retain/model/generation.h"
 #include "retain/model/rope.h"
 
@@ -31,18 +31,8 @@ using retain::ModelConfig;
 using retain::testing::error_of;
 using retain::testing::relative_error;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-#define EXPECT_MSG(msg, part) EXPECT_TRUE(contains(msg, part)) << "'" << (part) << "' not in: " << (msg)
-
-at::Tensor forward(retain::CausalLM& model, const at::Tensor& ids, const at::Tensor& mask = {},
-                   const at::Tensor& positions = {}, retain::KVCache* cache = nullptr) {
-  retain::ForwardInput in;
-  in.input_ids = ids;
-  in.attention_mask = mask;
-  in.position_ids = positions;
-  in.cache = cache;
-  return model->forward(in);
-}
+using retain::testing::contains;
+using retain::testing::forward;
 
 // ---- rope frequencies ---------------------------------------------------------------------------
 

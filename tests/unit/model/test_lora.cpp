@@ -16,7 +16,7 @@
 // named by SCOPED_TRACE when it fails): CTest runs every case in its own process and loading libtorch
 // costs ~0.5 s, which would otherwise dominate the suite. Checks that currently fail on library bugs
 // are separate cases.
-#include "common/test_support.h"
+#include "model_test_util.h"
 #include "retain/core/files.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/loader.h"
@@ -37,14 +37,8 @@ using retain::testing::relative_error;
 using retain::testing::temp_dir;
 namespace fs = std::filesystem;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-#define EXPECT_MSG(msg, part) EXPECT_TRUE(contains(msg, part)) << "'" << (part) << "' not in: " << (msg)
-
-at::Tensor forward(retain::CausalLM& model, const at::Tensor& ids) {
-  retain::ForwardInput in;
-  in.input_ids = ids;
-  return model->forward(in);
-}
+using retain::testing::contains;
+using retain::testing::forward;
 
 constexpr double kFloat64 = 1e-12;
 

@@ -30,18 +30,8 @@ const fs::path kModel = retain::testing::tiny_model_dir();
 using retain::testing::make_run;
 using retain::testing::make_task;
 
-std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> out;
-  for (const auto& p : params) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool bitwise_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!at::equal(a[i], b[i])) return false;
-  return true;
-}
+using retain::testing::bitwise_equal;
+using retain::testing::snapshot;
 
 std::shared_ptr<retain::LoraAdapterImpl> lora(retain::AdaptedLinear& linear, int64_t task) {
   return std::dynamic_pointer_cast<retain::LoraAdapterImpl>(linear->adapter(retain::IncLoRA::adapter_name(task)));

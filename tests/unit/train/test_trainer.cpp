@@ -22,18 +22,8 @@ using retain::testing::make_run;
 using retain::testing::make_task;
 
 // A classification task whose answer is a word of the input: learnable by a tiny random model.
-std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> out;
-  for (const auto& p : params) out.push_back(p.detach().clone());
-  return out;
-}
-
-bool bitwise_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!at::equal(a[i], b[i])) return false;
-  return true;
-}
+using retain::testing::bitwise_equal;
+using retain::testing::snapshot;
 
 TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
   // One optimizer step over the same 4 examples: batch 4, or 2 micro-batches of 2. Every example's

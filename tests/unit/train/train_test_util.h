@@ -48,4 +48,19 @@ inline RunContext make_run(const std::vector<Task>& tasks, at::ScalarType dtype,
   return run;
 }
 
+/// Detached copies of `params`, to compare against later.
+inline std::vector<at::Tensor> snapshot(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : params) out.push_back(p.detach().clone());
+  return out;
+}
+
+/// Same count, and each pair equal bit for bit.
+inline bool bitwise_equal(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!at::equal(a[i], b[i])) return false;
+  return true;
+}
+
 }  // namespace retain::testing
