@@ -1,6 +1,13 @@
 // retain run: methods through a task sequence, compared. Config = TOML file < command-line flags <
 // --set; the resolved config is printed and saved in OUT/config.json; OUT/<method>/ holds each
 // method's results; OUT/summary.json and a table on stdout compare them.
+//
+// --resume [DIR] continues an interrupted run: methods with a results.json are done; the others go
+// on from their latest resume point (train/resume.h). With only --resume DIR, the model, tasks,
+// methods and settings come from DIR/config.json.
+//
+// Test hook: RETAIN_TEST_KILL_AFTER_STEPS=N makes the process SIGKILL itself after N optimizer steps
+// (counted over all methods), as an interrupted run; tests use it to check --resume.
 #include "commands.h"
 
 #include "retain/core/files.h"
@@ -11,7 +18,9 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -36,7 +45,28 @@ struct RunOptions {
   std::string device;
   bool overwrite = false;
   bool save_checkpoints = false;
+  std::optional<std::string> resume;  // "" = --resume without a folder: the --out folder
 };
+
+/// Fills what --resume DIR alone leaves out from DIR/config.json; returns the saved config sections.
+json complete_from_saved(RunOptions& o, const json& saved, const std::string& where) {
+  auto need = [&](const char* key) -> const json& {
+    RETAIN_CHECK(saved.contains(key), "run", "{}: no \"{}\"; cannot resume from it", where, key);
+    return saved[key];
+  };
+  const json& inputs = need("inputs");
+  if (o.model.empty()) o.model = need("model").get<std::string>();
+  if (o.methods.empty()) o.methods = need("methods").get<std::vector<std::string>>();
+  if (o.tasks.empty() && o.benchmark.empty()) {
+    o.tasks = inputs.value("task_paths", std::vector<std::string>{});
+    o.benchmark = inputs.value("benchmark", std::string());
+    o.order = inputs.value("order", 0);
+  }
+  json sections = json::object();
+  for (const char* key : {"run", "optim", "eval", "method"})
+    if (saved.contains(key)) sections[key] = saved[key];
+  return sections;
+}
 
 void print_progress(const std::string& method, const Task& task, int64_t task_index, int64_t tasks, const StepInfo& i) {
   const bool tty = ::isatty(STDERR_FILENO);
@@ -53,11 +83,30 @@ void print_progress(const std::string& method, const Task& task, int64_t task_in
   }
 }
 
-void run_run(const RunOptions& o) {
+void run_run(RunOptions o) {
+  const bool resuming = o.resume.has_value();
+  if (resuming && !o.resume->empty()) {
+    RETAIN_CHECK(o.out.empty() || fs::path(o.out) == fs::path(*o.resume), "run",
+                 "--resume {} and --out {} name different folders", *o.resume, o.out);
+    o.out = *o.resume;
+  }
+  RETAIN_CHECK(!o.out.empty(), "run", "--out DIR is required (or --resume DIR)");
+  RunConfig config;
+  bool from_saved = false;
+  if (resuming) {
+    const fs::path saved_path = fs::path(o.out) / "config.json";
+    RETAIN_CHECK(fs::exists(saved_path), "run", "--resume: {} does not exist; there is no run to continue in {}",
+                 saved_path.string(), o.out);
+    from_saved = o.model.empty() && o.methods.empty() && o.tasks.empty() && o.benchmark.empty() && o.config.empty() &&
+                 o.sets.empty();
+    if (from_saved) config = RunConfig::from_json(complete_from_saved(o, read_json_file(saved_path, "run"), saved_path.string()),
+                                                  saved_path.string());
+  }
+  RETAIN_CHECK(!o.model.empty(), "run", "--model DIR is required");
   RETAIN_CHECK(!o.methods.empty(), "run", "no --method given (available: {})", fmt::join(method_names(), ", "));
   RETAIN_CHECK(o.tasks.empty() != o.benchmark.empty(), "run", "give either --task PATH (repeatable) or --benchmark DIR --order N");
 
-  RunConfig config = o.config.empty() ? RunConfig{} : RunConfig::from_json(read_toml_file(o.config), o.config);
+  if (!from_saved) config = o.config.empty() ? RunConfig{} : RunConfig::from_json(read_toml_file(o.config), o.config);
   if (o.epochs) config.optim.epochs = *o.epochs;
   if (o.batch_size) config.optim.batch_size = *o.batch_size;
   if (o.lr) config.optim.lr = *o.lr;
@@ -79,6 +128,7 @@ void run_run(const RunOptions& o) {
   json task_list = json::array();
   for (const auto& t : tasks) task_list.push_back({{"name", t.name}, {"source", t.source}, {"train", t.train.size()}, {"test", t.test.size()}});
   resolved["tasks"] = task_list;
+  resolved["inputs"] = {{"task_paths", o.tasks}, {"benchmark", o.benchmark}, {"order", o.order}};
   resolved["retain_version"] = RETAIN_VERSION;
   resolved["format_version"] = 1;
 
@@ -86,19 +136,30 @@ void run_run(const RunOptions& o) {
   if (fs::exists(out / "config.json") && !o.overwrite) {
     const json existing = read_json_file(out / "config.json", "run");
     RETAIN_CHECK(existing == resolved, "run", "{} already holds a different run (its config.json differs); choose another "
-                 "--out or pass --overwrite", out.string());
+                 "--out or pass --overwrite{}", out.string(), resuming ? "" : " (or --resume to continue it)");
   }
   fs::create_directories(out);
   write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
   std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
 
+  int64_t kill_after = 0, steps = 0;
+  if (const char* env = std::getenv("RETAIN_TEST_KILL_AFTER_STEPS")) kill_after = std::atoll(env);
   std::vector<MethodResults> all;
   for (const auto& method : o.methods) {
+    if (resuming && fs::exists(out / method / "results.json")) {
+      std::cerr << "retain run: " << method << " already finished in " << (out / method).string() << '\n';
+      all.push_back(read_results_json(out / method / "results.json"));
+      continue;
+    }
     std::map<std::string, int64_t> index;
     for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
-    all.push_back(run_method(method, o.model, tasks, config, out, [&](const Task& task, const StepInfo& info) {
-      print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
-    }));
+    all.push_back(run_method(
+        method, o.model, tasks, config, out,
+        [&](const Task& task, const StepInfo& info) {
+          print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
+          if (kill_after > 0 && ++steps >= kill_after) std::raise(SIGKILL);
+        },
+        resuming));
     write_summary(out / "summary.json", all);
   }
   std::cout << format_comparison_table(all);
@@ -109,12 +170,12 @@ void run_run(const RunOptions& o) {
 void register_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* command = app.add_subcommand("run", "Train methods through a task sequence and compare them");
-  command->add_option("--model", o->model, "Hugging Face model folder (config.json, safetensors, tokenizer.json)")->required();
+  command->add_option("--model", o->model, "Hugging Face model folder (config.json, safetensors, tokenizer.json)");
   command->add_option("--task", o->tasks, "Task folder (retain, O-LoRA CL_Benchmark or TRACE layout); repeatable, in training order");
   command->add_option("--benchmark", o->benchmark, "O-LoRA CL_Benchmark folder (with --order)");
   command->add_option("--order", o->order, "Published task order 1-6 (with --benchmark)");
-  command->add_option("--method", o->methods, "Method name; repeatable")->required();
-  command->add_option("--out", o->out, "Run folder")->required();
+  command->add_option("--method", o->methods, "Method name; repeatable");
+  command->add_option("--out", o->out, "Run folder");
   command->add_option("--config", o->config, "TOML file: [run], [optim], [eval], [method.<name>]");
   command->add_option("--set", o->sets, "Override: section.key=value (repeatable), e.g. optim.lr=1e-4");
   command->add_option("--epochs", o->epochs, "optim.epochs");
@@ -125,6 +186,10 @@ void register_run(CLI::App& app) {
   command->add_flag("--overwrite", o->overwrite, "Replace a different run already in --out");
   command->add_flag("--save-checkpoints", o->save_checkpoints,
                     "run.save_checkpoints: after task k, <out>/<method>/checkpoints/task_<k>/");
+  command->add_option("--resume", o->resume,
+                      "Continue the interrupted run in DIR (default: --out) from its last completed task or step "
+                      "point; with DIR alone, everything else comes from DIR/config.json")
+      ->expected(0, 1);
   command->callback([o] { run_run(*o); });
 }
 

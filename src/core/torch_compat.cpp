@@ -1,5 +1,6 @@
 #include "retain/core/torch_compat.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 
 #include <cmath>
@@ -29,6 +30,55 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   }
   auto out = at::matmul(at::softmax(scores, -1), vf);
   return upcast ? out.to(in_type) : out;
+#endif
+}
+
+bool has_fused_adamw() { return TORCH_VERSION_MAJOR >= 2; }
+
+void fused_adamw_(std::vector<at::Tensor>& params, std::vector<at::Tensor>& grads, std::vector<at::Tensor>& exp_avgs,
+                  std::vector<at::Tensor>& exp_avg_sqs, std::vector<at::Tensor>& steps, double lr, double beta1,
+                  double beta2, double weight_decay, double eps) {
+#if TORCH_VERSION_MAJOR >= 2
+  std::vector<at::Tensor> max_exp_avg_sqs;  // amsgrad off
+  at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, weight_decay, eps,
+                    /*amsgrad=*/false, /*maximize=*/false);
+#else
+  TORCH_CHECK(false, "[adamw] the fused AdamW kernel needs libtorch 2.x");
+#endif
+}
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define RETAIN_AUTOCAST_BY_DEVICE 1
+#else
+#define RETAIN_AUTOCAST_BY_DEVICE 0
+#endif
+
+AutocastGuard::AutocastGuard(bool enabled, at::ScalarType dtype) : enabled_(enabled) {
+#if RETAIN_AUTOCAST_BY_DEVICE
+  previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
+  previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+  if (!enabled_) return;
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+#else
+  previous_ = at::autocast::is_enabled();
+  previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+  if (!enabled_) return;
+  at::autocast::set_enabled(true);
+  at::autocast::set_autocast_gpu_dtype(dtype);
+#endif
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!enabled_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if RETAIN_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(at::kCUDA, previous_);
+  at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+#else
+  at::autocast::set_enabled(previous_);
+  at::autocast::set_autocast_gpu_dtype(previous_dtype_);
 #endif
 }
 

@@ -157,6 +157,13 @@ void MethodResults::validate() const {
                trainable_params, total_params);
   RETAIN_CHECK(config.is_object(), kComponent, "\"{}\": config is {}, expected a JSON object", method,
                type_name(config));
+  if (experts) {
+    RETAIN_CHECK(experts->is_array() && experts->size() == t, kComponent,
+                 "\"{}\": experts must be an array of {} objects (one per task)", method, t);
+    for (size_t i = 0; i < t; ++i)
+      RETAIN_CHECK((*experts)[i].is_object(), kComponent, "\"{}\": experts[{}] is {}, expected an object", method, i,
+                   type_name((*experts)[i]));
+  }
 }
 
 ordered_json metrics_to_json(const TransferMetrics& m) {
@@ -191,6 +198,7 @@ ordered_json MethodResults::to_json() const {
   out["trainable_params"] = trainable_params;
   out["total_params"] = total_params;
   out["config"] = ordered_json(config);
+  if (experts) out["experts"] = ordered_json(*experts);
   return out;
 }
 
@@ -198,7 +206,7 @@ MethodResults MethodResults::from_json(const json& v, const std::string& where) 
   if (!v.is_object()) fail(kComponent, "{}: expected a JSON object, found {}", where, type_name(v));
   static const std::vector<std::string> kKeys = {"method",           "tasks",   "matrix",  "metrics",
                                                  "routing_accuracy", "scoring", "seconds", "trainable_params",
-                                                 "total_params",     "config"};
+                                                 "total_params",     "config",  "experts"};
   for (const auto& item : v.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), item.key()) == kKeys.end())
       fail(kComponent, "{}: unknown key \"{}\" (expected {})", where, item.key(),
@@ -268,6 +276,7 @@ MethodResults MethodResults::from_json(const json& v, const std::string& where) 
   const json& config = require(v, "config", where);
   if (!config.is_object()) fail(kComponent, "{}: key \"config\" is {}, expected an object", where, type_name(config));
   r.config = config;
+  if (v.contains("experts")) r.experts = v.at("experts");  // optional: only methods that report it
 
   try {
     r.validate();

@@ -17,7 +17,7 @@ at::Tensor AdaptedLinearImpl::forward_base(const at::Tensor& x) {
 at::Tensor AdaptedLinearImpl::forward(const at::Tensor& x) {
   auto y = forward_base(x);
   for (auto& [name, adapter] : adapters_)
-    if (adapter->enabled) y = y + adapter->forward(x);
+    if (adapter->enabled) y = adapter->add_to(std::move(y), x);
   return y;
 }
 

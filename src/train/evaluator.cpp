@@ -65,6 +65,8 @@ std::vector<std::string> rank_answers(CausalLM& model, const Tokenizer& tokenize
       ForwardInput in;
       in.input_ids = batch.input_ids.to(device);
       in.attention_mask = batch.attention_mask.to(device);
+      // A routed model (asr) routes on the prompt alone: every candidate row gets the prompt's route.
+      in.route_mask = in.attention_mask * batch.labels.to(device).eq(kIgnoreIndex);
       auto logp = at::log_softmax(model->forward(in).to(at::kFloat), -1);  // (B, T, V)
       auto labels = batch.labels.to(device).narrow(1, 1, batch.labels.size(1) - 1);
       auto mask = labels.ne(kIgnoreIndex);

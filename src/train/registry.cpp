@@ -3,12 +3,16 @@
 #include "retain/core/error.h"
 #include "retain/core/settings.h"
 #include "retain/core/suggest.h"
+#include "retain/train/asr.h"
 #include "retain/train/baselines.h"
 #include "retain/train/ewc.h"
+#include "retain/train/inflora.h"
 #include "retain/train/lwf.h"
 #include "retain/train/olora.h"
+#include "retain/train/osft.h"
 #include "retain/train/pertask.h"
 #include "retain/train/replay.h"
+#include "retain/train/seta.h"
 
 namespace retain {
 
@@ -26,7 +30,7 @@ void check_known(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "ewc", "lwf", "replay", "mtl", "pertask"};
+  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "inflora", "osft", "ewc", "lwf", "replay", "mtl", "pertask", "asr", "seta"};
   return names;
 }
 
@@ -44,6 +48,26 @@ std::unique_ptr<Method> make_method(const std::string& name, const json& setting
     OLoraSettings s;
     settings::read(s, settings, where);
     return std::make_unique<OLoRA>(s);  // the constructor validates orthogonal_loss and the lambdas
+  }
+  if (name == "inflora") {
+    InfLoraSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<InfLoRA>(s);  // the constructor validates
+  }
+  if (name == "osft") {
+    OsftSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<OSFT>(s);  // the constructor validates
+  }
+  if (name == "asr") {
+    AsrSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<ASR>(s);  // the constructor validates
+  }
+  if (name == "seta") {
+    SetaSettings s;
+    settings::read(s, settings, where);
+    return std::make_unique<SETA>(s);  // the constructor validates
   }
   if (name == "ewc") {
     EwcSettings s;
@@ -76,6 +100,30 @@ json method_settings(const std::string& name, const json& settings) {
   }
   if (name == "olora") {
     OLoraSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
+    return settings::to_json(s);
+  }
+  if (name == "inflora") {
+    InfLoraSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
+    return settings::to_json(s);
+  }
+  if (name == "osft") {
+    OsftSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
+    return settings::to_json(s);
+  }
+  if (name == "asr") {
+    AsrSettings s;
+    settings::read(s, settings, where);
+    s.validate(where);
+    return settings::to_json(s);
+  }
+  if (name == "seta") {
+    SetaSettings s;
     settings::read(s, settings, where);
     s.validate(where);
     return settings::to_json(s);

@@ -4,7 +4,9 @@
 #include "retain/core/files.h"
 #include "retain/core/suggest.h"
 #include "retain/model/loader.h"
+#include "retain/core/torch_compat.h"
 #include "retain/train/registry.h"
+#include "retain/train/resume.h"
 
 #include <chrono>
 
@@ -67,10 +69,59 @@ json RunConfig::to_json(const std::vector<std::string>& method_names) const {
   return out;
 }
 
+void RunSettings::validate() const {
+  RETAIN_CHECK(autocast == "off" || autocast == "bf16", "config", "run.autocast: expected off | bf16, got \"{}\"", autocast);
+  RETAIN_CHECK(autocast == "off" || device.rfind("cuda", 0) == 0, "config",
+               "run.autocast = bf16 needs run.device = cuda (autocast is a CUDA feature here); got device \"{}\"", device);
+  RETAIN_CHECK(checkpoint_every_steps >= 0, "config", "run.checkpoint_every_steps must be >= 0, got {}", checkpoint_every_steps);
+  RETAIN_CHECK(checkpoint_every_minutes >= 0, "config", "run.checkpoint_every_minutes must be >= 0, got {}",
+               checkpoint_every_minutes);
+}
+
+namespace {
+
+json matrix_rows(const AccuracyMatrix& m, int64_t rows) {
+  json out = json::array();
+  for (int64_t r = 0; r < rows; ++r) out.push_back(m.scores[r]);
+  return out;
+}
+
+json routing_rows(const std::optional<RoutingMatrix>& routing) {
+  if (!routing) return nullptr;
+  json out = json::array();
+  for (const auto& row : *routing) {
+    json r = json::array();
+    for (const auto& v : row) r.push_back(v ? json(*v) : json(nullptr));
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::optional<RoutingMatrix> routing_from(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  RoutingMatrix m;
+  for (const auto& row : j) {
+    std::vector<std::optional<double>> r;
+    for (const auto& v : row) r.push_back(v.is_null() ? std::nullopt : std::optional<double>(v.get<double>()));
+    m.push_back(r);
+  }
+  return m;
+}
+
+uint64_t file_size_or_zero(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+}  // namespace
+
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
-                         const std::function<void(const Task&, const StepInfo&)>& progress) {
+                         const std::function<void(const Task&, const StepInfo&)>& progress, bool resume) {
+  namespace fs = std::filesystem;
   RETAIN_CHECK(!tasks.empty(), "run", "no tasks given");
+  config.run.validate();
   const auto started = std::chrono::steady_clock::now();
   auto method = make_method(method_name, config.methods.contains(method_name) ? config.methods[method_name] : json());
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
@@ -81,11 +132,13 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   run.tokenizer = &tokenizer;
   run.tasks = tasks;
   run.seed = static_cast<uint64_t>(config.run.seed);
+  run.autocast_bf16 = config.run.autocast == "bf16";
   run.tokenize.max_length = config.run.max_length;
   RETAIN_CHECK(!run.model->config.eos_token_ids.empty(), "run", "{}/config.json names no eos_token_id; training needs one",
                model_dir.string());
   run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
   for (const auto& task : tasks) run.train_data.push_back(tokenize_examples(tokenizer, task, task.train, run.tokenize));
+  const std::vector<std::string> base_names = model_state_names(run.model);
 
   const int64_t T = static_cast<int64_t>(tasks.size());
   MethodResults results;
@@ -97,22 +150,102 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   results.config = config.to_json({method_name});
   results.config["model"] = model_dir.string();
   results.config["oracle"] = method->is_oracle();  // pertask uses the true task id: reports say so
+  const json resolved = method->resolved_settings(run);  // e.g. asr's L_f for this model
+  for (const auto& item : resolved.items()) results.config["method"][method_name][item.key()] = item.value();
 
   const auto method_dir = out_dir / method_name;
-  std::filesystem::create_directories(method_dir);
-  MetricsLog log(method_dir / "metrics.jsonl");
+  const auto resume_dir = method_dir / "resume";
+  const auto task_point_path = resume_dir / "task.safetensors", step_point_path = resume_dir / "step.safetensors";
+  const auto metrics_path = method_dir / "metrics.jsonl";
+  fs::create_directories(method_dir);
+
+  // What to continue from: the state after the last completed task, and a mid-task point of the next.
+  std::optional<ResumePoint> task_point, step_point;
+  if (resume && fs::exists(task_point_path)) {
+    task_point = read_resume_point(task_point_path);
+    const json& p = task_point->progress;
+    RETAIN_CHECK(p.value("method", "") == method_name && p.value("tasks", json()) == json(names), "resume",
+                 "{} belongs to another run (method {}, tasks {})", task_point_path.string(), p.value("method", ""),
+                 p.value("tasks", json()).dump());
+    RETAIN_CHECK(p.value("config", json()) == results.config, "resume",
+                 "{} was written with a different configuration; resume with the same settings, or start over with "
+                 "--overwrite", task_point_path.string());
+    if (fs::exists(step_point_path)) {
+      step_point = read_resume_point(step_point_path);
+      if (step_point->progress.value("task_index", int64_t{-1}) != p.value("tasks_done", int64_t{-2})) step_point.reset();
+    }
+  }
+  if (!task_point) {  // a fresh start: nothing from an earlier attempt survives
+    remove_tree(resume_dir);
+    fs::remove(metrics_path);
+  }
+  const json& restored = task_point ? task_point->progress : json::object();
+  if (step_point) fs::resize_file(metrics_path, step_point->progress.at("metrics_bytes").get<uint64_t>());
+  else if (task_point && fs::exists(metrics_path)) fs::resize_file(metrics_path, restored.at("metrics_bytes").get<uint64_t>());
+  MetricsLog log(metrics_path);
 
   auto score_all = [&](int64_t stage) {
+    compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
     method->prepare_evaluation(run, stage);
     for (int64_t i = 0; i < T; ++i) {
       if (method->is_oracle()) method->select_task(run, i);
       results.matrix.scores[stage][i] = evaluate_task(run.model, tokenizer, tasks[i], run.tokenize, config.eval).score;
     }
+    // Routing methods: row stage − 1 of routing_accuracy, the tasks not yet seen left null.
+    if (stage > 0)
+      if (auto routing = method->routing_accuracy(run, stage)) {
+        if (!results.routing_accuracy) results.routing_accuracy = RoutingMatrix(T, std::vector<std::optional<double>>(T));
+        for (int64_t i = 0; i < stage; ++i) (*results.routing_accuracy)[stage - 1][i] = routing->at(i);
+      }
   };
-  method->on_run_start(run);
-  score_all(0);
+  double earlier_seconds = 0;
+  auto elapsed = [&] {
+    return earlier_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   int64_t trainable = 0;
-  for (int64_t t = 0; t < T; ++t) {
+  auto progress_record = [&](int64_t tasks_done) {
+    return json{{"format", 1},
+                {"method", method_name},
+                {"tasks", names},
+                {"tasks_done", tasks_done},
+                {"matrix", matrix_rows(results.matrix, tasks_done + 1)},
+                {"routing", routing_rows(results.routing_accuracy)},
+                {"trainable_params", trainable},
+                {"seconds", elapsed()},
+                {"metrics_bytes", file_size_or_zero(metrics_path)},
+                {"config", results.config}};
+  };
+  auto save_task_point = [&](int64_t tasks_done) {
+    if (!config.run.resumable) return;
+    ResumePoint point;
+    point.progress = progress_record(tasks_done);
+    point.model = model_state(run.model, base_names, method->updates_base() && tasks_done > 0);
+    point.method = method->state(run);
+    write_resume_point(task_point_path, point);
+    fs::remove(step_point_path);
+  };
+
+  method->on_run_start(run);
+  int64_t first_task = 0;
+  if (task_point) {
+    first_task = restored.at("tasks_done").get<int64_t>();
+    const json& rows = restored.at("matrix");
+    for (size_t r = 0; r < rows.size(); ++r) results.matrix.scores[r] = rows[r].get<std::vector<double>>();
+    results.routing_accuracy = routing_from(restored.at("routing"));
+    trainable = restored.at("trainable_params").get<int64_t>();
+    earlier_seconds = restored.at("seconds").get<double>();
+    if (first_task > 0) method->load_state(run, first_task, task_point->method);
+    load_model_state(run.model, task_point->model, task_point_path.string());
+    run.model->to(run.device);
+    // The uninterrupted run set the model up for scoring after the last task and then trained on:
+    // do the same, so the next task starts from an identical state.
+    method->prepare_evaluation(run, first_task);
+    if (method->is_oracle()) method->select_task(run, T - 1);
+  } else {
+    score_all(0);
+    save_task_point(0);
+  }
+  for (int64_t t = first_task; t < T; ++t) {
     TaskContext ctx{run, t};
     auto observe = [&](const StepInfo& info) {
       StepRecord record;
@@ -125,10 +258,28 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       log.append(record);
       if (progress) progress(tasks[t], info);
     };
-    train_task(*method, ctx, config.optim, observe);
+    StepCheckpointing checkpointing;
+    checkpointing.every_steps = config.run.checkpoint_every_steps;
+    checkpointing.every_minutes = config.run.checkpoint_every_minutes;
+    if (config.run.resumable)
+      checkpointing.save = [&](const TrainingState& state) {
+        ResumePoint point;
+        point.progress = {{"format", 1}, {"method", method_name}, {"task_index", t},
+                          {"metrics_bytes", file_size_or_zero(metrics_path)}};
+        point.model = model_state(run.model, base_names, method->updates_base());
+        point.training = state;
+        write_resume_point(step_point_path, point);
+      };
+    if (step_point && t == first_task) {
+      checkpointing.resume = &step_point->training;
+      checkpointing.restore = [&] {
+        load_model_state(run.model, step_point->model, step_point_path.string());
+      };
+    }
+    train_task(*method, ctx, config.optim, observe, &checkpointing);
     if (config.run.save_checkpoints) {
       const auto dir = method_dir / "checkpoints" / ("task_" + std::to_string(t + 1));
-      std::filesystem::create_directories(dir);
+      fs::create_directories(dir);
       if (method->updates_base()) {
         save_model(dir, run.model, parse_dtype(config.run.dtype));
         write_file_atomic(dir / "tokenizer.json", read_file(model_dir / "tokenizer.json", "run"), "run");
@@ -139,13 +290,21 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     for (auto& p : method->trainable(ctx)) count += p.numel();
     trainable = std::max(trainable, count);
     score_all(t + 1);
+    if (t + 1 < T) save_task_point(t + 1);
   }
   results.trainable_params = trainable;
   results.total_params = 0;
   for (auto& p : run.model->parameters()) results.total_params += p.numel();
   results.trainable_params = std::min(results.trainable_params, results.total_params);
-  results.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const json report = method->report(run);  // extra results fields: only "experts" so far
+  for (const auto& item : report.items()) {
+    RETAIN_CHECK(item.key() == "experts", "run", "method {} reports an unknown results field \"{}\"", method_name,
+                 item.key());
+    results.experts = item.value();
+  }
+  results.seconds = elapsed();
   write_method_outputs(out_dir, results);
+  remove_tree(resume_dir);
   return results;
 }
 

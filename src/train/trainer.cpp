@@ -1,6 +1,8 @@
 #include "retain/train/trainer.h"
 
 #include "retain/core/error.h"
+#include "retain/core/torch_compat.h"
+#include "retain/train/adamw.h"
 #include "retain/train/loss.h"
 #include "retain/train/schedule.h"
 
@@ -16,6 +18,12 @@ at::Tensor Method::forward(TaskContext& ctx, const Batch& batch) {
   input.input_ids = batch.input_ids.to(ctx.run.device);
   input.attention_mask = batch.attention_mask.to(ctx.run.device);
   return ctx.run.model->forward(input);
+}
+
+const at::Tensor& MethodState::tensor(const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  fail("resume", "the saved method state has no tensor \"{}\" (it holds {} tensors)", name, tensors.size());
 }
 
 int64_t steps_per_task(int64_t examples, const OptimizerSettings& s) {
@@ -37,6 +45,21 @@ void validate(const OptimizerSettings& s) {
   RETAIN_CHECK(s.max_grad_norm >= 0, "train", "optim.max_grad_norm must be >= 0, got {}", s.max_grad_norm);
 }
 
+std::vector<std::pair<std::string, at::Tensor>> rng_state(const at::Device& device) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.emplace_back("cpu", at::globalContext().defaultGenerator(at::kCPU).get_state());
+  if (device.is_cuda()) out.emplace_back("cuda", at::globalContext().defaultGenerator(device).get_state());
+  return out;
+}
+
+void set_rng_state(const std::vector<std::pair<std::string, at::Tensor>>& state, const at::Device& device) {
+  for (const auto& [name, t] : state) {
+    if (name != "cpu" && !(name == "cuda" && device.is_cuda())) continue;
+    at::Generator generator = at::globalContext().defaultGenerator(name == "cpu" ? at::Device(at::kCPU) : device);
+    generator.set_state(t);
+  }
+}
+
 int64_t target_tokens(const Batch& batch) {
   return batch.labels.narrow(1, 1, batch.labels.size(1) - 1).ne(kIgnoreIndex).sum().item<int64_t>();
 }
@@ -44,9 +67,11 @@ int64_t target_tokens(const Batch& batch) {
 }  // namespace
 
 TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& s,
-                               const std::function<void(const StepInfo&)>& observe) {
+                               const std::function<void(const StepInfo&)>& observe,
+                               const StepCheckpointing* checkpointing) {
   validate(s);
   const Schedule schedule = parse_schedule(s.schedule);
+  torch::manual_seed(ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index) + 17);
   method.on_task_start(ctx);
   const std::vector<TokenizedExample> examples = method.training_examples(ctx);
   RETAIN_CHECK(!examples.empty(), "train", "task \"{}\" has no training examples", ctx.task().name);
@@ -57,10 +82,13 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   for (auto& p : ctx.run.model->parameters()) p.requires_grad_(false);
   for (auto& p : params) p.requires_grad_(true);
 
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(s.lr)
-                                            .betas({s.beta1, s.beta2})
-                                            .eps(s.eps)
-                                            .weight_decay(s.weight_decay));
+  AdamWOptions adamw;
+  adamw.lr = s.lr;
+  adamw.beta1 = s.beta1;
+  adamw.beta2 = s.beta2;
+  adamw.eps = s.eps;
+  adamw.weight_decay = s.weight_decay;
+  AdamW optimizer(params, adamw);
   std::vector<int64_t> lengths;
   lengths.reserve(examples.size());
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
@@ -73,12 +101,30 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   const int64_t pad = ctx.run.model->config.pad_token_id.value_or(0);
 
   TaskTrainingSummary summary;
+  int64_t resume_at = 0;
+  if (checkpointing && checkpointing->resume) {
+    const TrainingState& state = *checkpointing->resume;
+    RETAIN_CHECK(state.steps_done >= 0 && state.steps_done < total_steps, "train",
+                 "cannot resume task \"{}\" after step {}: it has {} steps", ctx.task().name, state.steps_done,
+                 total_steps);
+    if (checkpointing->restore) checkpointing->restore();
+    optimizer.load_state(state.optimizer);
+    set_rng_state(state.rng, ctx.run.device);
+    resume_at = state.steps_done;
+  }
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  int64_t steps_since_checkpoint = 0;
+
   ctx.run.model->train();
   const auto task_start = std::chrono::steady_clock::now();
   int64_t step = 0;
   for (int64_t epoch = 0; epoch < s.epochs && step < total_steps; ++epoch) {
     const auto batches = sampler.batches(epoch);
     for (size_t first = 0; first < batches.size() && step < total_steps; first += s.grad_accum) {
+      if (step < resume_at) {  // done before the interruption: the batch order is a function of the seed
+        ++step;
+        continue;
+      }
       const auto step_start = std::chrono::steady_clock::now();
       const size_t last = std::min(batches.size(), first + static_cast<size_t>(s.grad_accum));
       std::vector<Batch> micro;
@@ -92,6 +138,7 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
       // accumulated gradient equals the gradient of one batch holding all of them.
       double step_loss = 0, step_extra = 0;
       for (const auto& batch : micro) {
+        compat::AutocastGuard autocast(ctx.run.autocast_bf16 && ctx.run.device.is_cuda(), at::kBFloat16);
         at::Tensor logits = method.forward(ctx, batch);
         auto parts = causal_lm_loss_sum(logits, batch.labels);
         at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
@@ -108,7 +155,7 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
       const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
       const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
       const double lr = learning_rate_at(schedule, s.lr, step, total_steps, warmup);
-      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      optimizer.set_lr(lr);
       optimizer.step();
       method.after_step(ctx);
       optimizer.zero_grad();
@@ -129,9 +176,25 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
       summary.tokens += tokens;
       if (observe) observe(info);
       ++step;
+      ++steps_since_checkpoint;
+      if (checkpointing && checkpointing->save && step < total_steps) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool by_steps = checkpointing->every_steps > 0 && steps_since_checkpoint >= checkpointing->every_steps;
+        const bool by_time = checkpointing->every_minutes > 0 &&
+                             std::chrono::duration<double>(now - last_checkpoint).count() >= 60 * checkpointing->every_minutes;
+        if (by_steps || by_time) {
+          TrainingState state;
+          state.steps_done = step;
+          state.optimizer = optimizer.state();
+          state.rng = rng_state(ctx.run.device);
+          checkpointing->save(state);
+          last_checkpoint = std::chrono::steady_clock::now();
+          steps_since_checkpoint = 0;
+        }
+      }
     }
   }
-  summary.steps = step;
+  summary.steps = step - resume_at;
   ctx.run.model->eval();
   for (auto& p : params) p.mutable_grad() = at::Tensor();
   method.on_task_end(ctx);

@@ -6,6 +6,7 @@
 #include "retain/core/files.h"
 #include "retain/core/json.h"
 #include "retain/core/torch_compat.h"
+#include "retain/eval/results.h"
 #include "retain/io/safetensors.h"
 #include "retain/tokenizer/tokenizer.h"
 
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -38,12 +40,13 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-/// Runs `retain ARGS...`, capturing stdout and stderr in files beside the test's temp folder.
-Result run(const std::vector<std::string>& args) {
+/// Runs `retain ARGS...`, capturing stdout and stderr in files beside the test's temp folder;
+/// `env` is prepended to the command line ("NAME=value ").
+Result run(const std::vector<std::string>& args, const std::string& env = "") {
   static int counter = 0;
   const auto base =
       fs::temp_directory_path() / ("retain_cli_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  std::string command = quote(RETAIN_CLI);
+  std::string command = env + quote(RETAIN_CLI);
   for (const auto& arg : args) command += " " + quote(arg);
   command += " >" + quote(base.string() + ".out") + " 2>" + quote(base.string() + ".err");
   const int status = std::system(command.c_str());
@@ -668,6 +671,71 @@ TEST(CliRun, BadMethodsSettingsAndTasksAreNamed) {
   expect_error(run({"run", "--model", kModel.string(), "--task", (dir / "missing").string(), "--method", "seqft", "--out",
                     (dir / "o2").string()}),
                {"missing"});
+}
+
+// The end-to-end check of issue 3: three tasks through seqft, inclora and mtl on the tiny model, on
+// the CPU, every results file checked. The cli label runs under a 120 s CTest timeout.
+TEST(CliRun, ThreeTasksThroughSeqftIncloraAndMtlEndToEnd) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = write_task(dir, "colors", {"red", "blue"}), b = write_task(dir, "animals", {"cat", "dog"}),
+             c = write_task(dir, "fruit", {"apple", "pear"});
+  auto r = run({"run", "--model", kModel.string(), "--task", a.string(), "--task", b.string(), "--task", c.string(),
+                "--method", "seqft", "--method", "inclora", "--method", "mtl", "--out", (dir / "out").string(), "--epochs",
+                "2", "--lr", "1e-2", "--batch-size", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = json::parse(retain::read_file(dir / "out" / "summary.json"));
+  for (const std::string method : {"seqft", "inclora", "mtl"}) {
+    SCOPED_TRACE(method);
+    EXPECT_NE(r.out.find(method), std::string::npos) << r.out;
+    const auto results = retain::read_results_json(dir / "out" / method / "results.json");  // strict reader
+    EXPECT_EQ(results.matrix.tasks, (std::vector<std::string>{"colors", "animals", "fruit"}));
+    EXPECT_EQ(results.matrix.scores.size(), 4u);
+    EXPECT_EQ(results.scoring, retain::Scoring::Generate);
+    const auto m = results.metrics();
+    ASSERT_TRUE(m.backward_transfer.has_value());
+    EXPECT_EQ(summary["methods"][method]["AA"].get<double>(), m.average_accuracy);
+    EXPECT_EQ(summary["methods"][method]["BWT"].get<double>(), *m.backward_transfer);
+    const auto csv = retain::read_file(dir / "out" / method / "matrix.csv");
+    EXPECT_EQ(csv.rfind("stage,colors,animals,fruit\nbefore,", 0), 0u) << csv;
+    // 3 tasks × 2 epochs × 2 steps (4 examples, batch 2): 12 lines of the loss curve; mtl trains
+    // stage t on the t tasks seen so far: 2 × (2 + 4 + 6) = 24.
+    const auto log = retain::read_file(dir / "out" / method / "metrics.jsonl");
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), method == "mtl" ? 24 : 12) << log;
+    EXPECT_FALSE(fs::exists(dir / "out" / method / "resume"));
+  }
+}
+
+// A run killed with SIGKILL (no clean-up of any kind) mid-way through its second method continues
+// with `retain run --resume DIR` alone and ends with the results of an uninterrupted run.
+TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = write_task(dir, "colors", {"red", "blue", "green"}), b = write_task(dir, "animals", {"cat", "dog", "cow"});
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"run", "--model", kModel.string(), "--task", a.string(), "--task", b.string(),
+                                    "--method", "seqft", "--method", "inclora", "--out", (dir / out).string(), "--lr",
+                                    "1e-2", "--batch-size", "2", "--set", "eval.scoring=rank", "--set",
+                                    "run.checkpoint_every_steps=1"};
+  };
+  ASSERT_EQ(run(args("whole")).code, 0);
+  // 6 examples, batch 2: 3 steps per task, 6 per method; killed at step 9 = inclora's task 2, step 1.
+  const auto killed = run(args("cut"), "RETAIN_TEST_KILL_AFTER_STEPS=9 ");
+  ASSERT_EQ(killed.code, 128 + SIGKILL) << killed.err;
+  EXPECT_TRUE(fs::exists(dir / "cut" / "seqft" / "results.json"));
+  EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "results.json"));
+  EXPECT_TRUE(fs::exists(dir / "cut" / "inclora" / "resume" / "step.safetensors"));
+  const auto resumed = run({"run", "--resume", (dir / "cut").string()});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("seqft already finished"), std::string::npos) << resumed.err;
+  for (const std::string method : {"seqft", "inclora"}) {
+    const auto whole = json::parse(retain::read_file(dir / "whole" / method / "results.json"));
+    const auto cut = json::parse(retain::read_file(dir / "cut" / method / "results.json"));
+    EXPECT_EQ(cut["matrix"], whole["matrix"]) << method;
+    EXPECT_EQ(cut["metrics"], whole["metrics"]) << method;
+  }
+  EXPECT_EQ(json::parse(retain::read_file(dir / "cut" / "summary.json")),
+            json::parse(retain::read_file(dir / "whole" / "summary.json")));
+  // --resume of a folder without a run is an error naming it.
+  expect_error(run({"run", "--resume", (dir / "nothing").string()}), {"nothing", "config.json"});
 }
 
 }  // namespace

@@ -14,7 +14,8 @@
 //    "metrics": {"AA": 0.7, "BWT": -0.1, "FWT": 0.0, "forgetting": 0.1},
 //    "routing_accuracy": null | [[1.0, null], [0.98, 0.99]]  (T rows: row j = after task j + 1),
 //    "scoring": "generate" | "rank", "seconds": 12.5, "trainable_params": 8192, "total_params": 1000000,
-//    "config": {...resolved configuration...}}
+//    "config": {...resolved configuration...},
+//    "experts": [{...}, ..T objects..]}  (only for methods that report it: seta's entries per task)
 #pragma once
 
 #include "retain/core/json.h"
@@ -55,10 +56,12 @@ struct MethodResults {
   int64_t trainable_params = 0;
   int64_t total_params = 0;
   json config = json::object();
+  std::optional<json> experts;  // per task, one object (seta: unique and shared entries); absent: none
 
   TransferMetrics metrics() const { return compute_metrics(matrix); }
   /// Throws "[results] ..." on a bad method name, matrix, routing shape, negative counts or times,
-  /// trainable_params > total_params, or a config that is not an object.
+  /// trainable_params > total_params, a config that is not an object, or experts that are not one
+  /// object per task.
   void validate() const;
   /// The results.json object, keys in the documented order.
   ordered_json to_json() const;

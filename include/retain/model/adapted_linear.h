@@ -21,6 +21,9 @@ class LinearAdapterImpl : public torch::nn::Module {
   virtual at::Tensor forward(const at::Tensor& x) = 0;
   /// The dense ΔW (out × in) this adapter adds, for merging and tests.
   virtual at::Tensor delta_weight() const = 0;
+  /// y + forward(x). `y` is the layer's output so far, a fresh tensor no one else holds, so an
+  /// adapter may add into it in place (the routed LoRA does: one kernel instead of two).
+  virtual at::Tensor add_to(at::Tensor y, const at::Tensor& x) { return y + forward(x); }
   /// Whether it is applied in the forward pass.
   bool enabled = true;
 };

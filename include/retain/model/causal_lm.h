@@ -63,6 +63,22 @@ struct ForwardInput {
   at::Tensor attention_mask;  // (B, T_past + T) of 0/1, or undefined = all ones
   at::Tensor position_ids;    // (B, T), or undefined = derived from the mask / the cache length
   KVCache* cache = nullptr;   // appended to when given
+  at::Tensor route_mask = {};  // (B, T) 0/1: the prompt tokens a PromptRouter averages over, or
+                               // undefined = attention_mask (rank scoring leaves out the answer tokens)
+};
+
+/// Routed inference (ASR, model/routed_lora.h): picks each sample's adapter from the hidden states
+/// after the first layer() decoder layers of its prompt. When a router is set on the model, every
+/// prefill forward (no cache, or an empty one) runs layers [0, layer()) once, calls route(), then
+/// runs the remaining layers; decode steps keep the routes set in the prefill.
+class PromptRouter {
+ public:
+  virtual ~PromptRouter() = default;
+  /// Decoder layers before routing, in [0, num_hidden_layers).
+  virtual int64_t layer() const = 0;
+  /// hidden: (B, T, hidden) after layer() layers (no final norm); mask: (B, T) 0/1 of the tokens to
+  /// route on. Sets every sample's adapter for the rest of the pass and the decode steps after it.
+  virtual void route(const at::Tensor& hidden, const at::Tensor& mask) = 0;
 };
 
 class DecoderModelImpl : public torch::nn::Module {
@@ -83,7 +99,7 @@ TORCH_MODULE(DecoderModel);
 class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& config);
-  /// Logits (B, T, vocab) in the compute dtype.
+  /// Logits (B, T, vocab) in the compute dtype. Routes the prefill when `router` is set.
   at::Tensor forward(const ForwardInput& input);
   /// Logits from final hidden states (applies lm_head or the tied embedding).
   at::Tensor logits(const at::Tensor& hidden);
@@ -98,6 +114,7 @@ class CausalLMImpl : public torch::nn::Module {
   DecoderModel model{nullptr};
   AdaptedLinear lm_head{nullptr};  // null when tie_word_embeddings
   ModelConfig config;
+  std::shared_ptr<PromptRouter> router;  // routed inference; null: a plain forward
 };
 TORCH_MODULE(CausalLM);
 

@@ -21,7 +21,9 @@ struct GenerationOptions {
 
 /// Generates for each prompt (token ids, non-empty). Prompts are left-padded into one batch and run
 /// with a KV cache; returns the new tokens of each prompt, the EOS token included when one was
-/// emitted, nothing after it.
+/// emitted, nothing after it. Rows are never reordered or dropped (a finished row is fed padding), so
+/// per-sample adapter routes — set before the call, or by the model's PromptRouter in the prefill
+/// (causal_lm.h) — stay with their prompt for every new token.
 std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                                            const GenerationOptions& options);
 

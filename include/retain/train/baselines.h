@@ -59,6 +59,9 @@ class IncLoRA : public Method {
   void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;
+  /// Re-creates the frozen adapters of the first `tasks_done` tasks (their values come from the model
+  /// state the runner restores).
+  void load_state(RunContext& run, int64_t tasks_done, const MethodState& state) override;
   /// Adapter name of task t: "task<t>".
   static std::string adapter_name(int64_t task_index) { return "task" + std::to_string(task_index); }
 

@@ -60,6 +60,8 @@ class EWC : public SeqFT {
   at::Tensor extra_loss(TaskContext& ctx, const Batch& batch, const at::Tensor& logits) override;
   void on_task_end(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;
+  MethodState state(RunContext& run) override;
+  void load_state(RunContext& run, int64_t tasks_done, const MethodState& state) override;
 
   /// λ/2 Σ F (θ − θ*)² at the model's current weights (differentiable); undefined before the
   /// first task has ended.

@@ -15,15 +15,20 @@
 //       after_step(ctx)                    re-projection of the applied update
 //     on_task_end(ctx)                     freeze, accumulate Fisher, fill buffers, absorb router
 //   prepare_evaluation(run)                set the model up for task-agnostic inference
+//   routing_accuracy(run)                  routing methods: share of test prompts routed right
+//   report(run)                            extra results.json fields after the last task (seta's experts)
 //   save(dir)                              the method's own state (checkpoints)
+//   state() / load_state(tasks_done)       what --resume needs besides the model's parameters
 #pragma once
 
+#include "retain/core/json.h"
 #include "retain/data/batching.h"
 #include "retain/data/task.h"
 #include "retain/model/causal_lm.h"
 #include "retain/tokenizer/tokenizer.h"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +43,7 @@ struct RunContext {
   std::vector<std::vector<TokenizedExample>> train_data;   // tokenized train split of each task
   TokenizeOptions tokenize;                                // how train_data was tokenized
   uint64_t seed = 0;
+  bool autocast_bf16 = false;  // CUDA only: forward passes under bf16 autocast (run.autocast)
 };
 
 /// What the hooks of task t may read.
@@ -46,6 +52,15 @@ struct TaskContext {
   int64_t task_index;  // 0-based position in run.tasks
   const Task& task() const { return run.tasks[task_index]; }
   const std::vector<TokenizedExample>& train_examples() const { return run.train_data[task_index]; }
+};
+
+/// A method's own state after some tasks, beyond the model's parameters (which the runner saves and
+/// restores by name): Fisher diagonals, replay buffers, bases, routers, ... For --resume.
+struct MethodState {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  json meta = json::object();
+  /// The tensor `name`; an error naming it and the method when absent.
+  const at::Tensor& tensor(const std::string& name) const;
 };
 
 class Method {
@@ -76,8 +91,25 @@ class Method {
   virtual void prepare_evaluation(RunContext& run, int64_t tasks_seen) {}
   /// For oracle methods: sets the model up for task `task_index` before it is scored.
   virtual void select_task(RunContext& run, int64_t task_index) {}
+  /// Routing methods (asr): after `tasks_seen` tasks, the share of each seen task's test prompts
+  /// routed to that task (tasks_seen values in [0, 1]); nullopt = the method does not route.
+  virtual std::optional<std::vector<double>> routing_accuracy(RunContext& run, int64_t tasks_seen) {
+    return std::nullopt;
+  }
+  /// Settings resolved against the model (e.g. a layer count scaled to its depth), written over the
+  /// method's table of the saved config. Called before on_run_start. Empty: nothing resolved.
+  virtual json resolved_settings(RunContext& run) const { return json::object(); }
+  /// Extra fields of results.json, asked once after the last task: {"experts": [...]} (seta: per task
+  /// the unique and shared entries, eval/results.h). Empty: none.
+  virtual json report(RunContext& run) { return json::object(); }
   /// The method's own state after task t, into `dir` (adapters, Fisher, buffers, router, ...).
   virtual void save(RunContext& run, const std::filesystem::path& dir) {}
+  /// --resume: the state after the last completed task (the runner stores it with the model).
+  virtual MethodState state(RunContext& run) { return {}; }
+  /// --resume: called on a fresh model after on_run_start(run), with what state() returned after
+  /// `tasks_done` tasks. Re-creates what the method added to the model (adapters, experts, ...) so
+  /// that the runner can then load every saved parameter by name, and restores the method's state.
+  virtual void load_state(RunContext& run, int64_t tasks_done, const MethodState& state) {}
 };
 
 }  // namespace retain

@@ -48,6 +48,9 @@ class Replay : public SeqFT {
   std::vector<TokenizedExample> training_examples(TaskContext& ctx) override;
   void on_task_end(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;
+  /// The buffer as (task, example) indices: the ids are re-read from the tokenized train splits.
+  MethodState state(RunContext& run) override;
+  void load_state(RunContext& run, int64_t tasks_done, const MethodState& state) override;
 
   /// The buffer, grouped by task in training order.
   const std::vector<Entry>& buffer() const { return buffer_; }

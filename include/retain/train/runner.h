@@ -23,6 +23,10 @@ struct RunSettings {
   int64_t seed = 0;
   int64_t max_length = 512;
   bool save_checkpoints = false;
+  std::string autocast = "off";
+  bool resumable = true;
+  int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_minutes = 10;
 
   template <class V>
   void visit(V& v) {
@@ -33,7 +37,14 @@ struct RunSettings {
     v("save_checkpoints", save_checkpoints,
       "after task k write <method>/checkpoints/task_<k>/: a HF model folder when the base changes, the "
       "method's adapters (PEFT folders) and state");
+    v("autocast", autocast, "off | bf16: on CUDA, forward passes in bfloat16 autocast (parameters keep run.dtype)");
+    v("resumable", resumable,
+      "keep <method>/resume/ (the state after the last task, and mid-task step points) so --resume can continue");
+    v("checkpoint_every_steps", checkpoint_every_steps, "mid-task resume point every N optimizer steps (0: off)");
+    v("checkpoint_every_minutes", checkpoint_every_minutes, "mid-task resume point every N minutes (0: off)");
   }
+  /// Errors name the key and the accepted values.
+  void validate() const;
 };
 
 /// The whole configuration of a run, as read from TOML, overridden from the command line, and saved
@@ -55,8 +66,14 @@ struct RunConfig {
 /// Runs `method_name` over `tasks` from the model in `model_dir`; writes into out_dir/<method>/
 /// (and checkpoints/task_<k>/ after each task k, counted from 1, when run.save_checkpoints).
 /// `progress` receives every optimizer step (for progress bars).
+///
+/// With run.resumable, out_dir/<method>/resume/ holds resume points (train/resume.h). With `resume`,
+/// the run continues from the latest one — after the last completed task, or mid-task — and reaches
+/// the same results as an uninterrupted run (bitwise on the CPU); without one it starts from the
+/// beginning. A run that is not resumed starts afresh (earlier resume points and metrics.jsonl are
+/// replaced). The points are removed once results.json is written.
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
-                         const std::function<void(const Task&, const StepInfo&)>& progress = {});
+                         const std::function<void(const Task&, const StepInfo&)>& progress = {}, bool resume = false);
 
 }  // namespace retain

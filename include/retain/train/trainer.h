@@ -56,6 +56,26 @@ struct StepInfo {
   double seconds = 0;       // wall time of the step
 };
 
+/// Where a task's training stands at an optimizer-step boundary: with the trainable parameters'
+/// values, enough to continue bitwise on the CPU (--resume).
+struct TrainingState {
+  int64_t steps_done = 0;
+  std::vector<std::pair<std::string, at::Tensor>> optimizer;  // AdamW::state()
+  std::vector<std::pair<std::string, at::Tensor>> rng;        // "cpu", "cuda": default generators' states
+};
+
+/// Mid-task checkpoints: `save` is called after an optimizer step whenever `every_steps` steps or
+/// `every_minutes` minutes have passed since the last one (0 = that trigger off), never after the
+/// task's last step. With `resume` set, training continues from it instead of starting the task over
+/// (on_task_start still runs first; the caller restores the trainable parameters in `restore`).
+struct StepCheckpointing {
+  int64_t every_steps = 0;
+  double every_minutes = 0;
+  std::function<void(const TrainingState&)> save;
+  const TrainingState* resume = nullptr;
+  std::function<void()> restore;  // called after on_task_start and trainable(), before the first step
+};
+
 struct TaskTrainingSummary {
   int64_t steps = 0;
   double first_loss = 0, last_loss = 0;
@@ -65,8 +85,11 @@ struct TaskTrainingSummary {
 
 /// Trains task ctx.task_index with `method` (hooks on_task_start … on_task_end included).
 /// Deterministic for a given seed on the CPU. `observe` is called after every optimizer step.
+/// The default random generators are seeded from (run seed, task index) at the start of every task,
+/// so that a task's dropout masks do not depend on what ran before it (resume needs this).
 TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& settings,
-                               const std::function<void(const StepInfo&)>& observe = {});
+                               const std::function<void(const StepInfo&)>& observe = {},
+                               const StepCheckpointing* checkpointing = nullptr);
 
 /// Number of optimizer steps train_task will make for `examples` examples.
 int64_t steps_per_task(int64_t examples, const OptimizerSettings& settings);

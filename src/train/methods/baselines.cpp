@@ -56,6 +56,14 @@ void IncLoRA::save(RunContext& run, const std::filesystem::path& dir) {
       save_peft_adapter(dir / adapter_name(t), run.model, settings_.to_lora_config(), adapter_name(t));
 }
 
+void IncLoRA::load_state(RunContext& run, int64_t tasks_done, const MethodState& state) {
+  for (int64_t t = 0; t < tasks_done; ++t) {
+    add_lora_adapter(run.model, settings_.to_lora_config(), adapter_name(t), run.seed + static_cast<uint64_t>(t));
+    for (auto& p : adapter_parameters(run.model, adapter_name(t))) p.requires_grad_(false);
+  }
+  run.model->to(run.device);
+}
+
 void MultiTask::on_run_start(RunContext& run) {
   for (auto& [name, p] : run.model->base_parameters()) base_.emplace_back(name, p.detach().clone());
 }

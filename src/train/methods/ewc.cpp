@@ -140,4 +140,22 @@ void EWC::save(RunContext&, const std::filesystem::path& dir) {
                      {"tasks", std::to_string(tasks_)}});
 }
 
+MethodState EWC::state(RunContext& run) {
+  MethodState s;
+  for (const auto& [name, f] : fisher_) s.tensors.emplace_back("fisher/" + name, f);
+  for (const auto& [name, a] : anchor_) s.tensors.emplace_back("anchor/" + name, a);
+  s.meta["tasks"] = tasks_;
+  return s;
+}
+
+void EWC::load_state(RunContext& run, int64_t tasks_done, const MethodState& state) {
+  fisher_.clear();
+  anchor_.clear();
+  for (const auto& [name, t] : state.tensors) {
+    if (name.rfind("fisher/", 0) == 0) fisher_[name.substr(7)] = t.to(run.device);
+    else if (name.rfind("anchor/", 0) == 0) anchor_[name.substr(7)] = t.to(run.device);
+  }
+  tasks_ = state.meta.value("tasks", int64_t{0});
+}
+
 }  // namespace retain

@@ -93,4 +93,28 @@ void Replay::save(RunContext& run, const std::filesystem::path& dir) {
   write_file_atomic(dir / "replay_buffer.jsonl", out, "replay");
 }
 
+MethodState Replay::state(RunContext& run) {
+  MethodState s;
+  json entries = json::array();
+  for (const auto& e : buffer_) entries.push_back({e.task_index, e.example_index});
+  s.meta["buffer"] = entries;
+  return s;
+}
+
+void Replay::load_state(RunContext& run, int64_t tasks_done, const MethodState& state) {
+  buffer_.clear();
+  for (const auto& e : state.meta.at("buffer")) {
+    Entry entry;
+    entry.task_index = e.at(0).get<int64_t>();
+    entry.example_index = e.at(1).get<int64_t>();
+    RETAIN_CHECK(entry.task_index >= 0 && entry.task_index < static_cast<int64_t>(run.train_data.size()) &&
+                     entry.example_index >= 0 &&
+                     entry.example_index < static_cast<int64_t>(run.train_data[entry.task_index].size()),
+                 "replay", "saved buffer entry (task {}, example {}) is outside this run's data", entry.task_index,
+                 entry.example_index);
+    entry.example = run.train_data[entry.task_index][entry.example_index];
+    buffer_.push_back(std::move(entry));
+  }
+}
+
 }  // namespace retain

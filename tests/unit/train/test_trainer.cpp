@@ -169,6 +169,7 @@ TEST(Runner, EveryRegisteredMethodRunsTwoTasks) {
   retain::RunConfig config;
   config.optim.batch_size = 2;
   config.eval.scoring = "rank";
+  config.set("method.asr.expansion_dim=256");  // the default E = 10000 holds an 800 MB router
   for (const auto& name : retain::method_names()) {
     SCOPED_TRACE(name);
     const auto results = retain::run_method(name, kModel, tasks, config, root / "out");

@@ -1,0 +1,59 @@
+// retain/train/adamw.h — AdamW (Loshchilov & Hutter) with state retain owns, so that a run can be
+// checkpointed mid-task and resumed bitwise.
+//
+// The update is libtorch's torch::optim::AdamW, operation for operation (tests compare them):
+//   p ← p · (1 − lr·wd);  m ← β1 m + (1 − β1) g;  v ← β2 v + (1 − β2) g²
+//   p ← p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
+// On CUDA with libtorch 2.x the same update runs as PyTorch's fused multi-tensor kernel (one launch
+// per dtype group instead of about ten per parameter); its rounding differs from the per-parameter
+// path, so CPU results are the bitwise reference.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace retain {
+
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool fused = true;  // use the fused kernel where available (CUDA, libtorch 2.x)
+};
+
+class AdamW {
+ public:
+  /// Parameters keep their order: state tensor i belongs to parameter i.
+  AdamW(std::vector<at::Tensor> params, AdamWOptions options);
+
+  /// One update of every parameter that has a gradient (others are skipped, as torch's AdamW does).
+  void step();
+  /// Drops the gradients (set to undefined).
+  void zero_grad();
+  void set_lr(double lr) { options_.lr = lr; }
+  const AdamWOptions& options() const { return options_; }
+  const std::vector<at::Tensor>& params() const { return params_; }
+
+  /// The state as named tensors: "<i>.exp_avg", "<i>.exp_avg_sq", "<i>.step" (float64 scalar) for
+  /// every parameter i that has taken a step.
+  std::vector<std::pair<std::string, at::Tensor>> state() const;
+  /// Restores state() output; errors name the missing or misshaped entry.
+  void load_state(const std::vector<std::pair<std::string, at::Tensor>>& state);
+
+ private:
+  struct ParamState {
+    at::Tensor exp_avg, exp_avg_sq;
+    int64_t step = 0;
+    at::Tensor step_tensor;  // float32 scalar on the device, for the fused kernel
+  };
+  void init_state(size_t i);
+  std::vector<at::Tensor> params_;
+  std::vector<ParamState> state_;
+  AdamWOptions options_;
+};
+
+}  // namespace retain

@@ -1,0 +1,374 @@
+#include "retain/train/osft.h"
+
+#include "retain/core/error.h"
+#include "retain/core/files.h"
+#include "retain/core/random.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace retain {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Cosine of a and b along the last dimension, per token; float32 (float64 for float64 inputs).
+at::Tensor token_cosines(const at::Tensor& a, const at::Tensor& b) {
+  const auto dtype = a.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const at::Tensor x = a.to(dtype), y = b.to(dtype);
+  return (x * y).sum(-1) / (x.square().sum(-1) * y.square().sum(-1)).sqrt().clamp_min(1e-30);
+}
+
+// An adapter that adds nothing and accumulates cos(x, W x) of every token through its layer.
+class CosineProbeImpl : public LinearAdapterImpl {
+ public:
+  CosineProbeImpl(at::Tensor weight, bool truncate) : weight_(std::move(weight)), truncate_(truncate) {}
+  at::Tensor forward(const at::Tensor& x) override {
+    const at::Tensor y = at::linear(x, weight_);
+    at::Tensor a = x, b = y;
+    if (truncate_) {
+      const int64_t d = std::min(x.size(-1), y.size(-1));
+      a = x.narrow(-1, 0, d);
+      b = y.narrow(-1, 0, d);
+    }
+    sum += token_cosines(a, b).sum().item<double>();
+    tokens += a.numel() / a.size(-1);
+    return at::zeros_like(y);
+  }
+  at::Tensor delta_weight() const override { return at::zeros_like(weight_); }
+  double sum = 0;
+  int64_t tokens = 0;
+
+ private:
+  at::Tensor weight_;  // the layer's weight tensor (shared storage; no reference to the layer itself)
+  bool truncate_;
+};
+
+// Probes attached to layers for one importance pass; removed on destruction, even on error.
+class ProbeSet {
+ public:
+  ~ProbeSet() {
+    for (auto& layer : layers_) {
+      for (const auto& [name, adapter] : layer->adapters()) adapter->enabled = false;
+      layer->merge_adapters();  // every adapter is disabled: this only detaches them
+    }
+  }
+  std::shared_ptr<CosineProbeImpl> attach(AdaptedLinear layer, const std::string& module, bool truncate) {
+    RETAIN_CHECK(layer->adapters().empty(), "osft",
+                 "{} carries adapters; osft trains the dense weights of plain layers", module);
+    auto probe = std::make_shared<CosineProbeImpl>(layer->weight.detach(), truncate);
+    layer->add_adapter("osft_probe", probe);
+    layers_.push_back(layer);
+    return probe;
+  }
+
+ private:
+  std::vector<AdaptedLinear> layers_;
+};
+
+// Decoder-block index of "model.layers.<i>.…", or -1.
+int64_t block_index(const std::string& module) {
+  const std::string prefix = "model.layers.";
+  if (module.rfind(prefix, 0) != 0) return -1;
+  const size_t dot = module.find('.', prefix.size());
+  if (dot == std::string::npos || dot == prefix.size()) return -1;
+  return std::stoll(module.substr(prefix.size(), dot - prefix.size()));
+}
+
+std::vector<TokenizedExample> importance_subset(const std::vector<TokenizedExample>& all, int64_t count,
+                                                std::initializer_list<uint64_t> seeds) {
+  const auto n = static_cast<int64_t>(all.size());
+  if (n <= count) return all;
+  // A uniform random subset (partial Fisher–Yates), kept in the split's order.
+  auto rng = seeded_rng(seeds);
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  for (int64_t i = 0; i < count; ++i)
+    std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
+  order.resize(count);
+  std::sort(order.begin(), order.end());
+  std::vector<TokenizedExample> out;
+  for (int64_t i : order) out.push_back(all[i]);
+  return out;
+}
+
+at::ScalarType basis_dtype(const std::string& setting, const at::Tensor& weight, bool autocast_bf16) {
+  if (setting == "float32") return at::kFloat;
+  if (setting == "bfloat16" || autocast_bf16) return at::kBFloat16;
+  return weight.scalar_type();
+}
+
+}  // namespace
+
+void OsftSettings::validate(const std::string& where) const {
+  if (rank_rule != "importance" && rank_rule != "fixed" && rank_rule != "progressive")
+    fail("config", "{}.rank_rule = \"{}\" is not known: expected \"importance\", \"fixed\" or \"progressive\"", where,
+         rank_rule);
+  if (!(mrr >= 0 && mrr <= 1)) fail("config", "{}.mrr = {} must be in [0, 1]", where, mrr);
+  if (!(trr >= 0 && trr <= 1)) fail("config", "{}.trr = {} must be in [0, 1]", where, trr);
+  if (!(ratio >= 0 && ratio <= 1)) fail("config", "{}.ratio = {} must be in [0, 1]", where, ratio);
+  parse_osft_projection(projection, where + ".projection");
+  if (importance_examples < 1)
+    fail("config", "{}.importance_examples = {} must be at least 1", where, importance_examples);
+  parse_importance_scope(importance_scope, where + ".importance_scope");
+  if (targets.empty()) fail("config", "{}.targets is empty: name at least one module (e.g. \"q_proj\")", where);
+  if (non_target != "train" && non_target != "freeze")
+    fail("config", "{}.non_target = \"{}\" is not known: expected \"train\" or \"freeze\"", where, non_target);
+  if (basis_dtype != "auto" && basis_dtype != "float32" && basis_dtype != "bfloat16")
+    fail("config", "{}.basis_dtype = \"{}\" is not known: expected \"auto\", \"float32\" or \"bfloat16\"", where,
+         basis_dtype);
+}
+
+std::vector<std::string> osft_target_modules(CausalLM& model, const std::vector<std::string>& targets) {
+  std::vector<std::string> out;
+  for (auto& [name, linear] : model->linear_layers())
+    for (const auto& t : targets)
+      if (name == t || ends_with(name, "." + t)) {
+        out.push_back(name);
+        break;
+      }
+  return out;
+}
+
+ImportanceScope parse_importance_scope(const std::string& name, const std::string& where) {
+  if (name == "block") return ImportanceScope::block;
+  if (name == "matrix") return ImportanceScope::matrix;
+  if (name == "truncate") return ImportanceScope::truncate;
+  fail("config", "{} = \"{}\" is not known: expected \"block\", \"matrix\" or \"truncate\"", where, name);
+}
+
+std::map<std::string, double> osft_importance(CausalLM& model, const std::vector<std::string>& modules,
+                                              const std::vector<TokenizedExample>& examples, at::Device device,
+                                              ImportanceScope scope) {
+  RETAIN_CHECK(!examples.empty(), "osft", "layer importance needs at least one example");
+  torch::NoGradGuard no_grad;
+  auto& decoder = model->model;
+  const int64_t n_layers = static_cast<int64_t>(decoder->layer_list.size());
+  std::map<std::string, AdaptedLinear> layers;
+  for (auto& [name, linear] : model->linear_layers()) layers.emplace(name, linear);
+
+  // Matrices read at their own input carry a probe; the others read their decoder block's cosine.
+  std::map<std::string, std::shared_ptr<CosineProbeImpl>> probes;
+  std::map<std::string, int64_t> from_block;
+  ProbeSet probe_set;
+  for (const auto& module : modules) {
+    auto it = layers.find(module);
+    RETAIN_CHECK(it != layers.end(), "osft", "the model has no linear layer named {}", module);
+    const AdaptedLinear& linear = it->second;
+    const bool square = linear->in_features == linear->out_features;
+    if (scope == ImportanceScope::truncate || (scope == ImportanceScope::matrix && square)) {
+      probes[module] = probe_set.attach(linear, module, !square);
+    } else {
+      const int64_t block = block_index(module);
+      RETAIN_CHECK(block >= 0 && block < n_layers, "osft",
+                   "{} is not inside a decoder block, so its importance cannot use the block's hidden states; set "
+                   "method.osft.importance_scope = \"truncate\" or rank_rule = \"fixed\"",
+                   module);
+      from_block[module] = block;
+    }
+  }
+
+  int64_t window = std::numeric_limits<int64_t>::max();
+  for (int64_t w : model->config.sliding_window)
+    if (w > 0) window = std::min(window, w);
+  std::vector<double> block_sum(n_layers, 0.0);
+  int64_t block_tokens = 0;
+  for (const auto& example : examples) {
+    std::vector<int64_t> ids = example.ids;
+    if (static_cast<int64_t>(ids.size()) > window) ids.resize(window);
+    if (ids.empty()) continue;
+    const int64_t t = static_cast<int64_t>(ids.size());
+    const at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0).to(device);
+    at::Tensor hidden = decoder->embed_tokens(input);
+    const at::Tensor positions = at::arange(t, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0);
+    auto [cos, sin] = decoder->rotary->forward(positions, hidden.scalar_type());
+    for (int64_t i = 0; i < n_layers; ++i) {
+      at::Tensor out = decoder->layer_list[i]->forward(hidden, cos, sin, at::Tensor(), /*causal=*/t > 1, nullptr);
+      if (!from_block.empty()) block_sum[i] += token_cosines(hidden, out).sum().item<double>();
+      hidden = out;
+    }
+    block_tokens += t;
+  }
+  RETAIN_CHECK(block_tokens > 0, "osft", "layer importance: every example is empty");
+
+  std::map<std::string, double> importance;
+  for (const auto& [module, probe] : probes) importance[module] = probe->sum / static_cast<double>(probe->tokens);
+  for (const auto& [module, block] : from_block)
+    importance[module] = block_sum[block] / static_cast<double>(block_tokens);
+  return importance;
+}
+
+std::map<std::string, double> normalise_importance(const std::map<std::string, double>& importance) {
+  RETAIN_CHECK(!importance.empty(), "osft", "no layer importance to normalise");
+  double mean = 0;
+  for (const auto& [name, value] : importance) mean += value;
+  mean /= static_cast<double>(importance.size());
+  RETAIN_CHECK(std::isfinite(mean) && mean > 0, "osft",
+               "the mean layer importance is {} (cosines of inputs and outputs); dividing by it would invert the "
+               "rank rule — use method.osft.rank_rule = \"fixed\" for this model",
+               mean);
+  std::map<std::string, double> out;
+  for (const auto& [name, value] : importance) out[name] = value / mean;
+  return out;
+}
+
+OSFT::OSFT(OsftSettings settings) : settings_(std::move(settings)) {
+  settings_.validate();
+  projection_ = parse_osft_projection(settings_.projection);
+}
+
+void OSFT::on_task_start(TaskContext& ctx) {
+  RunContext& run = ctx.run;
+  const auto modules = osft_target_modules(run.model, settings_.targets);
+  RETAIN_CHECK(!modules.empty(), "osft", "no linear layer of the model matches method.osft.targets [{}]",
+               fmt::join(settings_.targets, ", "));
+  std::map<std::string, AdaptedLinear> layers;
+  for (auto& [name, linear] : run.model->linear_layers()) layers.emplace(name, linear);
+  for (const auto& module : modules)
+    RETAIN_CHECK(layers.at(module)->adapters().empty(), "osft",
+                 "{} carries adapters; osft trains the dense weights of plain layers", module);
+
+  std::map<std::string, double> importance;
+  if (settings_.rank_rule == "importance") {
+    // The previous task's data (the first task: its own), methods.md §3 step 2.
+    const int64_t source = std::max<int64_t>(0, ctx.task_index - 1);
+    const auto examples =
+        importance_subset(run.train_data.at(source), settings_.importance_examples,
+                          {static_cast<uint64_t>(run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0x05F7}});
+    importance = normalise_importance(
+        osft_importance(run.model, modules, examples, run.device, parse_importance_scope(settings_.importance_scope)));
+  }
+
+  targets_.clear();
+  ranks_.clear();
+  importance_.clear();
+  int64_t scratch = 0;
+  at::TensorOptions scratch_options;
+  for (const auto& module : modules) {
+    const AdaptedLinear& linear = layers.at(module);
+    const at::Tensor& W = linear->weight;
+    const int64_t m = W.size(0), n = W.size(1), d = std::min(m, n);
+    int64_t k = 0;
+    if (settings_.rank_rule == "importance")
+      k = importance_rank(importance.at(module), settings_.mrr, settings_.trr, d);
+    else if (settings_.rank_rule == "fixed")
+      k = fixed_rank(settings_.ratio, d);
+    else
+      k = progressive_rank(ctx.task_index, static_cast<int64_t>(run.tasks.size()), d);
+    const at::ScalarType dtype = basis_dtype(settings_.basis_dtype, W, run.autocast_bf16 && run.device.is_cuda());
+    Target target;
+    target.name = module + ".weight";
+    target.weight = W;
+    target.projector = SubspaceProjector(W, k, projection_, dtype);
+    if (k > 0) {
+      target.snapshot = at::empty_like(W);
+      scratch = std::max(scratch, m * n + target.projector.scratch_elements());
+      scratch_options = W.options().dtype(dtype);
+    }
+    ranks_[target.name] = k;
+    if (!importance.empty()) importance_[target.name] = importance.at(module);
+    targets_.push_back(std::move(target));
+  }
+  scratch_ = scratch > 0 ? at::empty({scratch}, scratch_options) : at::Tensor();
+  ++tasks_;
+}
+
+std::vector<at::Tensor> OSFT::trainable(TaskContext& ctx) {
+  std::vector<at::Tensor> out;
+  const bool all = settings_.non_target == "train";
+  for (auto& [name, p] : ctx.run.model->base_parameters())
+    if (all || ranks_.count(name)) out.push_back(p);
+  return out;
+}
+
+// Scratch layout per matrix: [0, m·n) holds the applied update (or a gradient converted to the basis
+// dtype), [m·n, m·n + projector scratch) the projection's temporaries. Mixed dtypes (float32
+// parameters with bfloat16 bases) convert through the first region: nothing is allocated per step.
+void OSFT::after_backward(TaskContext&) {
+  torch::NoGradGuard no_grad;
+  for (auto& t : targets_) {
+    if (t.projector.is_identity()) continue;
+    at::Tensor grad = t.weight.grad();
+    t.stepped = grad.defined();
+    if (!t.stepped) continue;
+    t.snapshot.copy_(t.weight);
+    const int64_t m = grad.size(0), n = grad.size(1);
+    at::Tensor temporaries = scratch_.narrow(0, m * n, t.projector.scratch_elements());
+    if (grad.scalar_type() == t.projector.dtype() && grad.is_contiguous()) {
+      t.projector.apply_(grad, temporaries);
+    } else {
+      at::Tensor converted = scratch_.narrow(0, 0, m * n).view({m, n});
+      converted.copy_(grad);
+      t.projector.apply_(converted, temporaries);
+      grad.copy_(converted);
+    }
+  }
+}
+
+void OSFT::after_step(TaskContext&) {
+  torch::NoGradGuard no_grad;
+  for (auto& t : targets_) {
+    if (t.projector.is_identity() || !t.stepped) continue;
+    t.stepped = false;
+    // W ← W_old + P(W_new − W_old).
+    at::Tensor& W = t.weight;
+    const int64_t m = W.size(0), n = W.size(1);
+    at::Tensor delta = scratch_.narrow(0, 0, m * n).view({m, n});
+    at::Tensor temporaries = scratch_.narrow(0, m * n, t.projector.scratch_elements());
+    at::sub_out(delta, W, t.snapshot);
+    t.projector.apply_(delta, temporaries);
+    at::add_out(W, t.snapshot, delta);
+  }
+}
+
+void OSFT::on_task_end(TaskContext&) {
+  targets_.clear();
+  scratch_ = at::Tensor();
+}
+
+const SubspaceProjector& OSFT::projector(const std::string& tensor_name) const {
+  for (const auto& t : targets_)
+    if (t.name == tensor_name) return t.projector;
+  fail("osft", "no projector for \"{}\": not a target, or no task is being trained", tensor_name);
+}
+
+void OSFT::save(RunContext&, const std::filesystem::path& dir) {
+  json ranks = json::object();
+  for (const auto& [name, k] : ranks_) ranks[name] = k;
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir / "osft_ranks.json", ranks.dump(2) + "\n", "osft");
+}
+
+MethodState OSFT::state(RunContext&) {
+  MethodState s;
+  json ranks = json::object();
+  for (const auto& [name, k] : ranks_) ranks[name] = k;
+  s.meta = {{"ranks", ranks}, {"tasks", tasks_}};
+  return s;
+}
+
+void OSFT::load_state(RunContext&, int64_t tasks_done, const MethodState& state) {
+  ranks_.clear();
+  importance_.clear();
+  targets_.clear();
+  scratch_ = at::Tensor();
+  tasks_ = tasks_done;
+  if (!state.meta.contains("ranks")) return;
+  const json& ranks = state.meta.at("ranks");
+  RETAIN_CHECK(ranks.is_object(), "osft", "the saved osft state's \"ranks\" is not an object");
+  for (const auto& [name, k] : ranks.items()) {
+    RETAIN_CHECK(k.is_number_integer(), "osft", "the saved osft rank of {} is not an integer", name);
+    ranks_[name] = k.get<int64_t>();
+  }
+}
+
+}  // namespace retain
