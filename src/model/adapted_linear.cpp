@@ -2,6 +2,8 @@
 
 #include "retain/core/error.h"
 
+#include <algorithm>
+
 namespace retain {
 
 AdaptedLinearImpl::AdaptedLinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
@@ -31,6 +33,15 @@ std::shared_ptr<LinearAdapterImpl> AdaptedLinearImpl::adapter(const std::string&
   for (const auto& [n, a] : adapters_)
     if (n == name) return a;
   return nullptr;
+}
+
+void AdaptedLinearImpl::remove_adapter(const std::string& name) {
+  auto it = std::find_if(adapters_.begin(), adapters_.end(), [&](const auto& entry) { return entry.first == name; });
+  RETAIN_CHECK(it != adapters_.end(), "adapter", "layer has no adapter named \"{}\"", name);
+  adapters_.erase(it);
+  torch::nn::ModuleDict rest;
+  for (const auto& [n, a] : adapters_) rest->update({{n, a}});
+  adapter_modules_ = replace_module("adapters", rest);
 }
 
 void AdaptedLinearImpl::merge_adapters() {

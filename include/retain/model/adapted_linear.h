@@ -41,6 +41,8 @@ class AdaptedLinearImpl : public torch::nn::Module {
   void add_adapter(const std::string& name, std::shared_ptr<LinearAdapterImpl> adapter);
   std::shared_ptr<LinearAdapterImpl> adapter(const std::string& name) const;
   const std::vector<std::pair<std::string, std::shared_ptr<LinearAdapterImpl>>>& adapters() const { return adapters_; }
+  /// Detaches the adapter `name` (its parameters leave the module tree); an error when absent.
+  void remove_adapter(const std::string& name);
   /// Adds every enabled adapter's ΔW into the weight and removes the adapters (explicit export only).
   void merge_adapters();
 

@@ -56,17 +56,15 @@ class CosineProbeImpl : public LinearAdapterImpl {
 // Probes attached to layers for one importance pass; removed on destruction, even on error.
 class ProbeSet {
  public:
+  static constexpr const char* kProbeName = "osft_probe";
   ~ProbeSet() {
-    for (auto& layer : layers_) {
-      for (const auto& [name, adapter] : layer->adapters()) adapter->enabled = false;
-      layer->merge_adapters();  // every adapter is disabled: this only detaches them
-    }
+    for (auto& layer : layers_) layer->remove_adapter(kProbeName);
   }
   std::shared_ptr<CosineProbeImpl> attach(AdaptedLinear layer, const std::string& module, bool truncate) {
     RETAIN_CHECK(layer->adapters().empty(), "osft",
                  "{} carries adapters; osft trains the dense weights of plain layers", module);
     auto probe = std::make_shared<CosineProbeImpl>(layer->weight.detach(), truncate);
-    layer->add_adapter("osft_probe", probe);
+    layer->add_adapter(kProbeName, probe);
     layers_.push_back(layer);
     return probe;
   }
