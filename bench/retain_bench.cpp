@@ -183,7 +183,10 @@ json run_train(const Args& a) {
       {"LoRA r=8 on all 7 (seqlora)", "seqlora", {{"r", 8}, {"alpha", 32}, {"target_modules", all7}}},
       {"OSFT fixed ratio 0.5, all 7", "osft", {{"rank_rule", "fixed"}, {"ratio", 0.5}}},
       {"OSFT adaptive (importance), all 7", "osft", json::object()},
-      {"SETA, LoRA-r8-sized experts, all 7 (csr)", "seta", {{"lora_rank_budget", 8}, {"feature_layers", 0}}},
+      {"SETA, LoRA-r8-sized experts, all 7 (merged, default)", "seta",
+       {{"lora_rank_budget", 8}, {"feature_layers", 0}}},
+      {"SETA, LoRA-r8-sized experts, all 7 (csr)", "seta",
+       {{"lora_rank_budget", 8}, {"feature_layers", 0}, {"kernel", "csr"}}},
       {"SETA, LoRA-r8-sized experts, all 7 (gather)", "seta",
        {{"lora_rank_budget", 8}, {"feature_layers", 0}, {"kernel", "gather"}}},
   };

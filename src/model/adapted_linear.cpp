@@ -17,9 +17,16 @@ at::Tensor AdaptedLinearImpl::forward_base(const at::Tensor& x) {
 }
 
 at::Tensor AdaptedLinearImpl::forward(const at::Tensor& x) {
-  auto y = forward_base(x);
+  at::Tensor y;
+  const LinearAdapterImpl* whole = nullptr;  // the adapter that computed the whole layer, if any
   for (auto& [name, adapter] : adapters_)
-    if (adapter->enabled) y = adapter->add_to(std::move(y), x);
+    if (adapter->enabled && (y = adapter->product(x, weight, bias)).defined()) {
+      whole = adapter.get();
+      break;
+    }
+  if (!y.defined()) y = forward_base(x);
+  for (auto& [name, adapter] : adapters_)
+    if (adapter->enabled && adapter.get() != whole) y = adapter->add_to(std::move(y), x);
   return y;
 }
 

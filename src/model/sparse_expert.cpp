@@ -110,15 +110,58 @@ class SparseDeltaFunction : public torch::autograd::Function<SparseDeltaFunction
     return {grad_x, grad_v, at::Tensor(), at::Tensor()};
   }
 };
+
+// y = x Mᵀ with M = W + ΔW already merged: the forward is the dense product (autocast applies to it
+// as to any at::linear); the backward gives x and the values their gradients, M none.
+class MergedSparseFunction : public torch::autograd::Function<MergedSparseFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& values,
+                            const at::Tensor& merged, const at::Tensor& indices) {
+    ctx->save_for_backward({x, merged, indices});
+    ctx->saved_data["values_dtype"] = static_cast<int64_t>(values.scalar_type());
+    return at::linear(x, merged);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &merged = saved[1], &indices = saved[2];
+    const auto gy = grads[0].reshape({-1, merged.size(0)});  // (N, out), the forward's dtype
+    at::Tensor grad_x, grad_v;
+    if (ctx->needs_input_grad(0))
+      grad_x = gy.mm(merged.to(gy.scalar_type())).to(x.scalar_type()).reshape(x.sizes());
+    if (ctx->needs_input_grad(1)) {
+      const auto x2 = x.reshape({-1, merged.size(1)}).to(gy.scalar_type());
+      grad_v = gy.t().mm(x2).view({-1}).index_select(0, indices);  // (gyᵀ x) at the entries
+      grad_v = grad_v.to(static_cast<at::ScalarType>(ctx->saved_data["values_dtype"].toInt()));
+    }
+    return {grad_x, grad_v, at::Tensor(), at::Tensor()};
+  }
+};
+
+template <typename T>
+const void* impl_of(const T& t) {
+  return t.unsafeGetTensorImpl();
+}
 }  // namespace
 
 SparseKernel parse_sparse_kernel(const std::string& name) {
   if (name == "gather") return SparseKernel::Gather;
   if (name == "csr") return SparseKernel::Csr;
-  fail(kComponent, "unknown sparse kernel \"{}\" (expected gather or csr)", name);
+  if (name == "merged") return SparseKernel::Merged;
+  fail(kComponent, "unknown sparse kernel \"{}\" (expected gather, csr or merged)", name);
 }
 
-std::string to_string(SparseKernel kernel) { return kernel == SparseKernel::Csr ? "csr" : "gather"; }
+std::string to_string(SparseKernel kernel) {
+  switch (kernel) {
+    case SparseKernel::Csr:
+      return "csr";
+    case SparseKernel::Merged:
+      return "merged";
+    default:
+      return "gather";
+  }
+}
 
 SparsePattern SparsePattern::from_indices(const at::Tensor& indices, int64_t out, int64_t in) {
   RETAIN_CHECK(out >= 1 && in >= 1, kComponent, "a sparse pattern needs a non-empty weight, got {} × {}", out, in);
@@ -145,10 +188,22 @@ at::Tensor sparse_delta_matmul(const at::Tensor& x, const SparsePattern& p, cons
   RETAIN_CHECK(values.dim() == 1 && values.numel() == p.nnz(), kComponent, "{} values for a pattern of {} entries",
                values.numel(), p.nnz());
   if (p.nnz() == 0) return at::zeros({x.size(0), p.out}, x.options());
+  RETAIN_CHECK(kernel != SparseKernel::Merged, kComponent,
+               "the merged kernel computes the whole layer (merged_sparse_linear), not the sparse product alone");
   RETAIN_CHECK(kernel == SparseKernel::Gather || x.is_cuda() || !half_precision(x.scalar_type()), kComponent,
                "the csr kernel needs float32 or float64 on the CPU (got {}); use kernel gather",
                c10::toString(x.scalar_type()));
   return SparseDeltaFunction::apply(x, values, p, static_cast<int64_t>(kernel));
+}
+
+at::Tensor merged_sparse_linear(const at::Tensor& x, const at::Tensor& merged, const at::Tensor& bias,
+                                const at::Tensor& indices, const at::Tensor& values) {
+  RETAIN_CHECK(merged.dim() == 2 && x.dim() >= 1 && x.size(-1) == merged.size(1), kComponent,
+               "input [{}] does not fit a {} × {} weight", fmt::join(x.sizes(), ", "), merged.size(0), merged.size(1));
+  RETAIN_CHECK(values.dim() == 1 && indices.dim() == 1 && values.numel() == indices.numel(), kComponent,
+               "{} values for {} entries", values.numel(), indices.numel());
+  auto y = MergedSparseFunction::apply(x, values, merged.detach(), indices);
+  return bias.defined() ? y + bias.detach() : y;
 }
 
 at::Tensor sparse_to_dense(const at::Tensor& indices, const at::Tensor& values, int64_t out, int64_t in) {
@@ -207,6 +262,7 @@ void SparseExpertsImpl::set_route(int64_t task) {
   groups_.clear();
   batch_ = 0;
   single_route_ = task;
+  if (task < 0) work_ = WorkingWeight();
 }
 
 void SparseExpertsImpl::set_routes(const at::Tensor& routes, const at::Tensor& weights) {
@@ -242,12 +298,43 @@ void SparseExpertsImpl::set_routes(const at::Tensor& routes, const at::Tensor& w
   single_route_ = -1;
   batch_ = b;
   groups_ = std::move(groups);
+  work_ = WorkingWeight();
 }
 
 void SparseExpertsImpl::clear_routes() {
   single_route_ = -1;
   batch_ = 0;
   groups_.clear();
+  work_ = WorkingWeight();
+}
+
+SparseKernel SparseExpertsImpl::product_kernel(const at::Tensor& x) const {
+  if (kernel != SparseKernel::Merged) return kernel;
+  return x.is_cuda() ? SparseKernel::Csr : SparseKernel::Gather;
+}
+
+const at::Tensor& SparseExpertsImpl::working_weight(const at::Tensor& weight, const SparsePattern& pattern,
+                                                    const at::Tensor& values, const RouteCache& cache) {
+  torch::NoGradGuard no_grad;
+  WorkingWeight& w = work_;
+  const auto weight_version = static_cast<uint32_t>(weight._version());
+  if (!w.tensor.defined() || w.source != impl_of(weight) || w.source_version != weight_version) {
+    w = WorkingWeight();
+    w.tensor = weight.detach().clone();
+    w.source = impl_of(weight);
+    w.source_version = weight_version;
+  }
+  std::vector<std::pair<const void*, uint32_t>> versions;
+  for (const auto& e : cache.experts) versions.emplace_back(impl_of(e->values), static_cast<uint32_t>(e->values._version()));
+  const bool same_entries = w.written.defined() && impl_of(w.written) == impl_of(pattern.indices);
+  if (same_entries && versions == w.values_versions) return w.tensor;
+  auto flat = w.tensor.view({-1});
+  const auto base = weight.detach().reshape({-1});
+  if (w.written.defined() && !same_entries) flat.index_copy_(0, w.written, base.index_select(0, w.written));
+  flat.index_copy_(0, pattern.indices, base.index_select(0, pattern.indices) + values.detach().to(weight.scalar_type()));
+  w.written = pattern.indices;
+  w.values_versions = std::move(versions);
+  return w.tensor;
 }
 
 const SparseExpertsImpl::RouteCache& SparseExpertsImpl::cache_for(int64_t task) {
@@ -307,7 +394,7 @@ at::Tensor SparseExpertsImpl::delta(const at::Tensor& x) {
   if (single_route_ >= 0) {
     auto [pattern, values] = route_delta(single_route_);
     if (!values.defined()) return at::zeros(shape, x.options());
-    return sparse_delta_matmul(x.reshape({-1, in_features}), pattern, values, kernel).reshape(shape);
+    return sparse_delta_matmul(x.reshape({-1, in_features}), pattern, values, product_kernel(x)).reshape(shape);
   }
   RETAIN_CHECK(x.dim() >= 2 && x.size(0) == batch_, kComponent, "input [{}] does not fit routes for {} samples",
                fmt::join(x.sizes(), ", "), batch_);
@@ -320,7 +407,7 @@ at::Tensor SparseExpertsImpl::delta(const at::Tensor& x) {
     if (g.samples.defined() && g.samples.device() != x.device()) g.samples = g.samples.to(x.device());
     if (g.weights.defined() && g.weights.device() != x.device()) g.weights = g.weights.to(x.device());
     const auto xs = g.samples.defined() ? x3.index_select(0, g.samples) : x3;
-    auto d = sparse_delta_matmul(xs.reshape({-1, in_features}), pattern, values, kernel)
+    auto d = sparse_delta_matmul(xs.reshape({-1, in_features}), pattern, values, product_kernel(x))
                  .reshape({xs.size(0), tokens, out_features});
     if (g.weights.defined()) d = d * g.weights.to(d.scalar_type());
     out = g.samples.defined() ? out.index_add(0, g.samples, d) : out + d;
@@ -333,6 +420,17 @@ at::Tensor SparseExpertsImpl::forward(const at::Tensor& x) {
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = out_features;
   return at::zeros(shape, x.options());
+}
+
+at::Tensor SparseExpertsImpl::product(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (kernel != SparseKernel::Merged || single_route_ < 0 || weight.requires_grad()) return {};
+  const RouteCache& cache = cache_for(single_route_);
+  if (cache.experts.empty()) return {};
+  auto [pattern, values] = route_delta(single_route_);
+  const at::Tensor& merged = working_weight(weight, pattern, values, cache);
+  if (!at::GradMode::is_enabled() || !values.requires_grad())
+    return bias.defined() ? at::linear(x, merged, bias) : at::linear(x, merged);
+  return merged_sparse_linear(x, merged, bias, pattern.indices, values);
 }
 
 at::Tensor SparseExpertsImpl::add_to(at::Tensor y, const at::Tensor& x) {

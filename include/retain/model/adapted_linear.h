@@ -24,6 +24,10 @@ class LinearAdapterImpl : public torch::nn::Module {
   /// y + forward(x). `y` is the layer's output so far, a fresh tensor no one else holds, so an
   /// adapter may add into it in place (the routed LoRA does: one kernel instead of two).
   virtual at::Tensor add_to(at::Tensor y, const at::Tensor& x) { return y + forward(x); }
+  /// The whole layer, x (W + ΔW)ᵀ + b, when this adapter computes it in one product (SETA's merged
+  /// kernel writes its entries into a working copy of W); undefined (the default) when it does not:
+  /// the layer then computes x Wᵀ + b and calls add_to(). At most one adapter of a layer answers.
+  virtual at::Tensor product(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) { return {}; }
   /// Whether it is applied in the forward pass.
   bool enabled = true;
 };

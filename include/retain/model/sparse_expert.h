@@ -6,7 +6,7 @@
 //
 //     y[..., row_k] += δ_k · x[..., col_k]        for every entry k = (row_k, col_k) of S
 //
-// Two kernels compute this product (sparse_delta_matmul), both differentiable in x and δ:
+// Two kernels compute this product alone (sparse_delta_matmul), both differentiable in x and δ:
 //
 //   gather  x's columns gathered per entry, multiplied by δ and index-added into y's columns; the
 //           backward is the same in reverse (grad x) and a sampled product Σ_n gy[n,row_k] x[n,col_k]
@@ -14,6 +14,14 @@
 //   csr     ΔW as a compressed-sparse-row matrix: y = (ΔW xᵀ)ᵀ and grad x = (ΔWᵀ gyᵀ)ᵀ by sparse ×
 //           dense products (cuSPARSE SpMM on CUDA), grad δ by at::sparse_sampled_addmm (SDDMM, in
 //           float32 for half-precision inputs). float32/float64 only on the CPU.
+//
+// A third, `merged`, computes the whole layer instead (merged_sparse_linear): with one route for the
+// whole batch (training), the route's entries are written into a working copy of W — a scatter of
+// nnz values, redone only when the values changed (after each optimizer step) — so the forward is
+// the layer's own dense product x (W + ΔW)ᵀ; grad x = gy (W + ΔW); grad δ is the dense gyᵀ x read at
+// the entries: one GEMM, the weight gradient full fine-tuning computes, which on a GPU is much
+// faster than a sampled sparse product at ~1% density. It costs one copy of each target weight while
+// a single route is set. Per-sample routes (inference) use csr on CUDA and gather on the CPU.
 //
 // SparseExperts is the adapter (adapted_linear.h) that carries every expert of one layer. Each
 // expert has an owner set (bit t = task t): routing a sample to task t switches on every expert
@@ -36,9 +44,9 @@
 
 namespace retain {
 
-enum class SparseKernel { Gather, Csr };
+enum class SparseKernel { Gather, Csr, Merged };
 
-/// "gather" | "csr"; an error naming the accepted values otherwise.
+/// "gather" | "csr" | "merged"; an error naming the accepted values otherwise.
 SparseKernel parse_sparse_kernel(const std::string& name);
 std::string to_string(SparseKernel kernel);
 
@@ -62,6 +70,13 @@ struct SparsePattern {
 /// and values (values (nnz), any floating dtype; the product runs in x's dtype).
 at::Tensor sparse_delta_matmul(const at::Tensor& x, const SparsePattern& pattern, const at::Tensor& values,
                                SparseKernel kernel);
+
+/// x (W + ΔW)ᵀ + b, where `merged` (out × in) already holds W + ΔW (ΔW = scatter(values, indices)):
+/// one dense product, differentiable in x and values (grad values = (gyᵀ x) at `indices`, a dense
+/// product read at the entries); `merged` and `bias` get no gradient. Autocast applies as to
+/// at::linear. x (..., in); values (nnz) any floating dtype.
+at::Tensor merged_sparse_linear(const at::Tensor& x, const at::Tensor& merged, const at::Tensor& bias,
+                                const at::Tensor& indices, const at::Tensor& values);
 
 /// The dense ΔW (out × in) of flat `indices` and `values` (duplicates summed): for tests, merging
 /// and export only — the forward never builds it.
@@ -107,6 +122,9 @@ class SparseExpertsImpl : public LinearAdapterImpl {
 
   at::Tensor forward(const at::Tensor& x) override;
   at::Tensor add_to(at::Tensor y, const at::Tensor& x) override;
+  /// Kernel merged with one route set and W frozen: the whole layer through the working copy of W;
+  /// otherwise undefined (add_to() then adds the sparse product).
+  at::Tensor product(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) override;
   /// ΔW of the route set by set_route(); an error with per-sample routes (no single ΔW) or none.
   at::Tensor delta_weight() const override;
 
@@ -126,7 +144,20 @@ class SparseExpertsImpl : public LinearAdapterImpl {
   };
   const RouteCache& cache_for(int64_t task);
   at::Tensor delta(const at::Tensor& x);  // Σ over groups, (..., out)
+  SparseKernel product_kernel(const at::Tensor& x) const;  // merged → csr on CUDA, gather on the CPU
+  /// The merged kernel's working copy of `weight` with `pattern`'s entries = W + values, brought up
+  /// to date (recopied when W changed, rewritten when the route or the values changed).
+  const at::Tensor& working_weight(const at::Tensor& weight, const SparsePattern& pattern, const at::Tensor& values,
+                                   const RouteCache& cache);
 
+  struct WorkingWeight {
+    at::Tensor tensor;                        // W with the written entries replaced
+    const void* source = nullptr;             // W's TensorImpl
+    uint32_t source_version = 0;              // W's version counter when copied
+    at::Tensor written;                       // flat indices currently holding W + values
+    std::vector<std::pair<const void*, uint32_t>> values_versions;  // the experts' values when written
+  };
+  WorkingWeight work_;
   std::vector<std::pair<std::string, std::shared_ptr<SparseExpertImpl>>> experts_;
   std::map<int64_t, RouteCache> caches_;
   int64_t single_route_ = -1;

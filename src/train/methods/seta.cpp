@@ -202,7 +202,7 @@ void SetaSettings::validate(const std::string& where) const {
   RETAIN_CHECK(covariance_shrinkage >= 0 && covariance_shrinkage <= 1, "config",
                "{}.covariance_shrinkage must be in [0, 1], got {}", where, covariance_shrinkage);
   RETAIN_CHECK(top_k >= 1, "config", "{}.top_k must be at least 1, got {}", where, top_k);
-  one_of("kernel", kernel, {"auto", "gather", "csr"});
+  one_of("kernel", kernel, {"auto", "gather", "csr", "merged"});
 }
 
 int64_t top_count(int64_t n, double rho) {
@@ -521,7 +521,7 @@ void SETA::on_run_start(RunContext& run) {
   RETAIN_CHECK(feature_layers_ < n_layers, kComponent, "a {}-layer model leaves no layer for the experts", n_layers);
   RETAIN_CHECK(static_cast<int64_t>(run.tasks.size()) <= kMaxTasks, kComponent,
                "{} tasks: owner sets hold at most {} tasks", run.tasks.size(), kMaxTasks);
-  kernel_ = settings_.kernel == "auto" ? (run.device.is_cuda() ? SparseKernel::Csr : SparseKernel::Gather)
+  kernel_ = settings_.kernel == "auto" ? (run.device.is_cuda() ? SparseKernel::Merged : SparseKernel::Gather)
                                        : parse_sparse_kernel(settings_.kernel);
   attach(run);
   gate_ = std::make_shared<SetaGate>(SetaGate::create(run.model->config.hidden_size, settings_.gate_hidden,

@@ -193,6 +193,70 @@ TEST_P(SparseKernels, PerSampleRoutesInOneBatchEqualEachSampleAloneAndTheDenseDe
   EXPECT_THROW(experts->delta_weight(), retain::Error);  // per-sample routes: no single ΔW
 }
 
+TEST(SparseKernels, MergedLayerEqualsBaseProductPlusTheSparseDeltaAndLeavesTheWeightAlone) {
+  const int64_t out = 5, in = 7;
+  for (bool with_bias : {true, false}) {
+  SCOPED_TRACE(with_bias ? "with bias" : "without bias");
+  retain::AdaptedLinear layer(in, out, with_bias);
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.copy_(randn({out, in}, 11, at::kDouble).to(at::kFloat));
+    if (with_bias) layer->bias.copy_(randn({out}, 12, at::kDouble).to(at::kFloat));
+  }
+  layer->to(at::kDouble);
+  layer->weight.requires_grad_(false);
+  if (with_bias) layer->bias.requires_grad_(false);
+  const auto bias = with_bias ? layer->bias.detach() : at::zeros({out}, at::kDouble);
+  const auto weight_before = layer->weight.detach().clone();
+  retain::SparseExperts experts(in, out, retain::SparseKernel::Merged);
+  experts->set_expert("unique_t0", longs({0, 3, 8, 20, 34}), randn({5}, 5, at::kDouble), 0b01);
+  experts->set_expert("unique_t1", longs({1, 9, 15, 33}), randn({4}, 6, at::kDouble), 0b10);
+  experts->set_expert("shared_t0_t1", longs({3, 12, 27}), randn({3}, 7, at::kDouble), 0b11);
+  layer->add_adapter("seta", experts.ptr());
+  const auto x = randn({2, 3, in}, 8, at::kDouble).requires_grad_(true);
+  const auto gy = randn({2, 3, out}, 9, at::kDouble);
+  for (int64_t route : {0, 1, 0}) {  // switching routes restores the entries the last one wrote
+    experts->set_route(route);
+    const auto w = layer->weight.detach() + experts->delta_weight_for(route);
+    for (auto& p : experts->parameters()) p.mutable_grad() = at::Tensor();
+    x.mutable_grad() = at::Tensor();
+    const auto y = layer->forward(x);
+    const auto y2 = layer->forward(x);  // a second forward before the backward: no rewrite
+    EXPECT_LT((y - (x.detach().matmul(w.t()) + bias)).abs().max().item<double>(), 1e-12) << route;
+    ((y + y2) * gy).sum().backward();
+    EXPECT_LT((x.grad() - 2 * gy.matmul(w)).abs().max().item<double>(), 1e-12) << route;
+    const auto full = 2 * gy.reshape({-1, out}).t().mm(x.detach().reshape({-1, in})).view({-1});
+    for (const auto& [name, e] : experts->experts()) {
+      if (!(e->owners >> route & 1u)) {
+        EXPECT_FALSE(e->values.grad().defined()) << name;
+        continue;
+      }
+      EXPECT_LT((e->values.grad() - full.index_select(0, e->indices)).abs().max().item<double>(), 1e-12) << name;
+    }
+    // An optimizer-like in-place update of the values is seen by the next forward.
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : experts->parameters()) p.add_(0.25);
+    }
+    const auto w_after = layer->weight.detach() + experts->delta_weight_for(route);
+    EXPECT_LT((layer->forward(x).detach() - (x.detach().matmul(w_after.t()) + bias)).abs().max().item<double>(),
+              1e-12);
+    EXPECT_TRUE(layer->weight.equal(weight_before));  // the base weight is never written
+  }
+  // Per-sample routes fall back to the sparse product (gather on the CPU), still exact.
+  experts->set_routes(longs({1, 0}));
+  const auto y = layer->forward(x.detach());
+  for (int64_t b = 0; b < 2; ++b) {
+    const auto w = layer->weight + experts->delta_weight_for(b == 0 ? 1 : 0);
+    EXPECT_LT((y[b] - (x[b].detach().mm(w.t()) + bias)).abs().max().item<double>(), 1e-12);
+  }
+  EXPECT_THROW(retain::sparse_delta_matmul(x.detach().view({-1, in}),
+                                           retain::SparsePattern::from_indices(longs({0}), out, in),
+                                           at::ones({1}, at::kDouble), retain::SparseKernel::Merged),
+               retain::Error);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Anchoring and the gate
 
