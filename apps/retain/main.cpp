@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   retain::cli::register_init(app);
   retain::cli::register_export(app);
   retain::cli::register_run(app);
+  retain::cli::register_data(app);
+  retain::cli::register_report(app);
+  retain::cli::register_tokenizer(app);
+  retain::cli::register_pretrain(app);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 // retain run: methods through a task sequence, compared. Config = TOML file < command-line flags <
 // --set; the resolved config is printed and saved in OUT/config.json; OUT/<method>/ holds each
-// method's results; OUT/summary.json and a table on stdout compare them.
+// method's results; OUT/summary.json and a table on stdout compare them, and OUT/report.html shows
+// them (eval/report.h).
 //
 // --resume [DIR] continues an interrupted run: methods with a results.json are done; the others go
 // on from their latest resume point (train/resume.h). With only --resume DIR, the model, tasks,
@@ -13,6 +14,7 @@
 #include "retain/core/files.h"
 #include "retain/core/toml.h"
 #include "retain/data/task.h"
+#include "retain/eval/report.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
 
@@ -163,6 +165,7 @@ void run_run(RunOptions o) {
     write_summary(out / "summary.json", all);
   }
   std::cout << format_comparison_table(all);
+  std::cerr << "retain run: report " << write_run_report(out).string() << '\n';
 }
 
 }  // namespace

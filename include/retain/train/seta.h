@@ -104,7 +104,7 @@ struct SetaSettings {
     v("covariance_shrinkage", covariance_shrinkage, "α: pseudo-features use (1 − α) Σ + α (tr Σ / d) I");
     v("top_k", top_k, "experts per sample at inference: 1 (top-1) or k (gate probabilities renormalised)");
     v("kernel", kernel,
-      "auto (gather on the CPU, merged on CUDA) | gather | csr | merged: how experts enter the product");
+      "auto (= merged) | gather | csr | merged: how experts enter the product in training");
   }
   /// Throws naming the bad key (`where`.key).
   void validate(const std::string& where = "method.seta") const;

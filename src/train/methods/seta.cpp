@@ -521,8 +521,7 @@ void SETA::on_run_start(RunContext& run) {
   RETAIN_CHECK(feature_layers_ < n_layers, kComponent, "a {}-layer model leaves no layer for the experts", n_layers);
   RETAIN_CHECK(static_cast<int64_t>(run.tasks.size()) <= kMaxTasks, kComponent,
                "{} tasks: owner sets hold at most {} tasks", run.tasks.size(), kMaxTasks);
-  kernel_ = settings_.kernel == "auto" ? (run.device.is_cuda() ? SparseKernel::Merged : SparseKernel::Gather)
-                                       : parse_sparse_kernel(settings_.kernel);
+  kernel_ = settings_.kernel == "auto" ? SparseKernel::Merged : parse_sparse_kernel(settings_.kernel);
   attach(run);
   gate_ = std::make_shared<SetaGate>(SetaGate::create(run.model->config.hidden_size, settings_.gate_hidden,
                                                       run.seed * 1000003ull + 0x6A7E, run.device));

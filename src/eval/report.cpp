@@ -1,0 +1,596 @@
+#include "retain/eval/report.h"
+
+#include "retain/core/error.h"
+#include "retain/core/files.h"
+#include "retain/eval/svg_chart.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace retain {
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kComponent = "report";
+constexpr double kSummaryTolerance = 1e-9;  // summary.json and results.json hold the same doubles
+
+using svg::escape;
+
+std::string when_written(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return "unknown";
+  std::tm tm{};
+  ::gmtime_r(&info.st_mtime, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
+  return text;
+}
+
+std::optional<double> summary_metric(const json& entry, const std::string& key, const std::string& where) {
+  if (!entry.contains(key)) fail(kComponent, "{}: missing key \"{}\"", where, key);
+  const json& v = entry[key];
+  if (v.is_null()) return std::nullopt;
+  RETAIN_CHECK(v.is_number(), kComponent, "{}: key \"{}\" is {}, expected a number or null", where, key,
+               detail::json_type_name(v));
+  return v.get<double>();
+}
+
+void check_same(const std::optional<double>& summary, const std::optional<double>& results, const std::string& key,
+                const std::string& where, const fs::path& results_path) {
+  auto show = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string("null"); };
+  const bool same =
+      summary.has_value() == results.has_value() && (!summary || std::abs(*summary - *results) <= kSummaryTolerance);
+  RETAIN_CHECK(same, kComponent,
+               "{}: key \"{}\" is {}, but {} gives {} (the files disagree; rerun the method or "
+               "rewrite summary.json)",
+               where, key, show(summary), results_path.string(), show(results));
+}
+
+std::string abbreviate(int64_t n) {
+  if (n < 1000) return std::to_string(n);
+  static constexpr const char* kSuffix[] = {"K", "M", "B", "T"};
+  double v = static_cast<double>(n);
+  int unit = -1;
+  while (v >= 999.5 && unit < 3) v /= 1000.0, ++unit;
+  const int decimals = v < 9.995 ? 2 : (v < 99.95 ? 1 : 0);
+  return fmt::format("{:.{}f}{}", v, decimals, kSuffix[unit]);
+}
+
+std::optional<double> final_routing(const MethodResults& r) {
+  if (!r.routing_accuracy || r.routing_accuracy->empty()) return std::nullopt;
+  const auto& last = r.routing_accuracy->back();
+  double sum = 0;
+  size_t n = 0;
+  for (const auto& v : last)
+    if (v) sum += *v, ++n;
+  if (n == 0) return std::nullopt;
+  return sum / static_cast<double>(n);
+}
+
+std::string scoring_text(Scoring s) {
+  return s == Scoring::Rank ? "label ranking by log-likelihood" : "greedy generation, normalised exact match";
+}
+
+// One column of the comparison table.
+struct Column {
+  std::string header, title;  // title: a tooltip that says what the number is
+  bool higher_is_better;
+  double resolution;  // of the shown number: values equal at it are tied
+  std::function<std::optional<double>(const MethodResults&)> value;
+  std::function<std::string(const MethodResults&, double)> show;
+};
+
+const char* kStyle = R"(
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 1240px; padding: 24px 28px 40px; color: #1d1d1f; background: #fff;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 34px 0 6px; padding-bottom: 4px; border-bottom: 1px solid #ddd; }
+p.lead { margin: 0 0 16px; color: #555; }
+p.note { color: #555; font-size: 12.5px; margin: 6px 0 10px; max-width: 880px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px; margin: 12px 0 0; }
+dl.facts dt { color: #666; }
+dl.facts dd { margin: 0; }
+code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #f4f4f6; padding: 0 3px;
+  border-radius: 3px; }
+ol.tasks { margin: 0; padding-left: 20px; }
+table.comparison { border-collapse: collapse; margin: 10px 0 4px; font-variant-numeric: tabular-nums; }
+table.comparison th, table.comparison td { padding: 5px 12px; border-bottom: 1px solid #e5e5e5; }
+table.comparison th { text-align: right; font-weight: 600; background: #f6f6f8; border-bottom: 2px solid #ccc;
+  white-space: nowrap; }
+table.comparison th:first-child, table.comparison td:first-child { text-align: left; }
+table.comparison tbody th { font-weight: 600; background: none; border-bottom: 1px solid #e5e5e5; }
+table.comparison td.num { text-align: right; white-space: nowrap; }
+table.comparison td.best { font-weight: 700; background: #e3f1e8; }
+table.comparison tr.privileged td { color: #555; background: #fafafa; }
+table.comparison tr.privileged td.best { background: #eef6f1; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 7px; }
+.tag { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 9px; font-size: 11px; color: #7a3d00;
+  background: #fbe8d3; border: 1px solid #f0c9a0; white-space: nowrap; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px 18px; }
+figure { margin: 0; padding: 8px; border: 1px solid #eee; border-radius: 6px; break-inside: avoid;
+  page-break-inside: avoid; }
+figure.wide { width: fit-content; max-width: 100%; }
+figcaption { font-size: 12px; color: #555; margin-top: 4px; }
+svg.chart { display: block; max-width: 100%; height: auto; }
+footer { margin-top: 36px; color: #777; font-size: 12px; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  .grid { grid-template-columns: repeat(2, 1fr); }
+  table.comparison td.best { background: none; text-decoration: underline; }
+}
+)";
+
+std::string method_cell(const MethodResults& r, size_t index) {
+  // Past the 8 palette colours a method's lines are dashed, and its swatch hollow.
+  std::string out =
+      fmt::format("<span class=\"swatch\" style=\"{}:{}\"></span>{}", index >= 8 ? "border:2px solid" : "background",
+                  svg::method_colour(index), escape(r.method));
+  const std::string tag = privileged_label(r);
+  if (!tag.empty()) out += fmt::format("<span class=\"tag\">{}</span>", escape(tag));
+  return out;
+}
+
+// Lines of privileged methods are dashed, as are the 9th and later methods (the palette has 8).
+std::string method_dash(const MethodResults& r, size_t index) {
+  if (!privileged_label(r).empty()) return "6 3";
+  return index >= 8 ? "2 2" : "";
+}
+
+std::string comparison_table(const RunReport& report) {
+  const auto& methods = report.methods;
+  bool routing = false;
+  for (const auto& r : methods) routing = routing || final_routing(r).has_value();
+  auto pct = [](const MethodResults&, double v) { return svg::percent(v); };
+  std::vector<Column> columns = {
+      {"AA (%)", "average accuracy after the last task", true, 1e-3,
+       [](const MethodResults& r) { return std::optional<double>(r.metrics().average_accuracy); }, pct},
+      {"BWT (%)", "backward transfer: negative = forgetting", true, 1e-3,
+       [](const MethodResults& r) { return r.metrics().backward_transfer; }, pct},
+      {"FWT (%)", "forward transfer: earlier tasks' effect on a task before it is trained", true, 1e-3,
+       [](const MethodResults& r) { return r.metrics().forward_transfer; }, pct},
+      {"forgetting (%)", "mean drop from each task's best score to its final score", false, 1e-3,
+       [](const MethodResults& r) { return r.metrics().forgetting; }, pct}};
+  if (routing)
+    columns.push_back({"routing (%)", "share of test prompts routed to their own task, after the last task", true, 1e-3,
+                       final_routing, pct});
+  columns.push_back(
+      {"trainable", "trainable parameters (largest over the tasks) and share of all parameters", false, 1,
+       [](const MethodResults& r) { return std::optional<double>(static_cast<double>(r.trainable_params)); },
+       [](const MethodResults& r, double) {
+         std::string s = abbreviate(r.trainable_params);
+         if (r.total_params > 0) {
+           const double share = 100.0 * static_cast<double>(r.trainable_params) / static_cast<double>(r.total_params);
+           s += share >= 0.01 || share == 0.0 ? fmt::format(" ({:.2f}%)", share) : " (&lt;0.01%)";
+         }
+         return s;
+       }});
+  columns.push_back({"time (s)", "wall time of training and evaluation", false, 0.1,
+                     [](const MethodResults& r) { return std::optional<double>(r.seconds); },
+                     [](const MethodResults&, double v) { return fmt::format("{:.1f}", v); }});
+
+  // Best per column among the methods without privileged information (when there are any), compared
+  // as shown (ties at the shown precision are all best); a column where all of them tie has none.
+  bool any_plain = false;
+  for (const auto& r : methods) any_plain = any_plain || privileged_label(r).empty();
+  auto shown = [&](size_t c, double v) { return std::round(v / columns[c].resolution); };
+  std::vector<std::optional<double>> best(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    std::optional<double> worst;
+    for (const auto& r : methods) {
+      if (any_plain && !privileged_label(r).empty()) continue;
+      const auto v = columns[c].value(r);
+      if (!v) continue;
+      const double s = shown(c, *v);
+      const bool higher = columns[c].higher_is_better;
+      if (!best[c] || (higher ? s > *best[c] : s < *best[c])) best[c] = s;
+      if (!worst || (higher ? s < *worst : s > *worst)) worst = s;
+    }
+    if (best[c] && *best[c] == *worst) best[c].reset();
+  }
+
+  std::string out = "<table class=\"comparison\">\n<thead><tr><th scope=\"col\">method</th>";
+  for (const auto& col : columns)
+    out += fmt::format("<th scope=\"col\" title=\"{}\">{}</th>", escape(col.title), escape(col.header));
+  out += "</tr></thead>\n<tbody>\n";
+  for (size_t i = 0; i < methods.size(); ++i) {
+    const auto& r = methods[i];
+    const bool privileged = !privileged_label(r).empty();
+    out += fmt::format("<tr data-method=\"{}\"{}><th scope=\"row\">{}</th>", escape(r.method),
+                       privileged ? " class=\"privileged\"" : "", method_cell(r, i));
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const auto v = columns[c].value(r);
+      const bool is_best = v && best[c] && shown(c, *v) == *best[c] && !(any_plain && privileged);
+      if (!v) {
+        out += "<td class=\"num\">—</td>";
+        continue;
+      }
+      out += fmt::format("<td class=\"num{}\" data-value=\"{}\">{}</td>", is_best ? " best" : "", svg::exact(*v),
+                         columns[c].show(r, *v));
+    }
+    out += "</tr>\n";
+  }
+  out += "</tbody>\n</table>\n";
+  return out;
+}
+
+std::string header(const RunReport& report) {
+  std::string out = "<header>\n<h1>Continual-learning run</h1>\n";
+  out += fmt::format("<p class=\"lead\">{} methods through {} tasks on <code>{}</code></p>\n", report.methods.size(),
+                     report.tasks.size(), escape(report.model));
+  out += "<dl class=\"facts\">\n";
+  out += fmt::format("<dt>model</dt><dd><code>{}</code></dd>\n", escape(report.model));
+  out += "<dt>task sequence</dt><dd><ol class=\"tasks\">";
+  for (const auto& t : report.tasks) out += fmt::format("<li>{}</li>", escape(t));
+  out += "</ol></dd>\n<dt>methods</dt><dd>";
+  for (size_t i = 0; i < report.methods.size(); ++i) out += (i ? ", " : "") + escape(report.methods[i].method);
+  std::vector<std::string> missing;
+  for (const auto& p : report.planned)
+    if (std::none_of(report.methods.begin(), report.methods.end(), [&](const auto& r) { return r.method == p; }))
+      missing.push_back(p);
+  if (!missing.empty()) {
+    out += " <em>(not finished: ";
+    for (size_t i = 0; i < missing.size(); ++i) out += (i ? ", " : "") + escape(missing[i]);
+    out += ")</em>";
+  }
+  out += "</dd>\n";
+  out += fmt::format("<dt>seed</dt><dd>{}</dd>\n", report.seed);
+  out += fmt::format("<dt>date</dt><dd>{}</dd>\n", escape(report.date));
+  out += fmt::format("<dt>retain version</dt><dd>{}</dd>\n", escape(report.retain_version));
+
+  std::map<std::string, std::vector<std::string>> by_scoring;
+  for (const auto& r : report.methods) by_scoring[scoring_text(r.scoring)].push_back(r.method);
+  out += "<dt>scoring</dt><dd>";
+  if (by_scoring.size() == 1) {
+    out += escape(by_scoring.begin()->first);
+  } else {
+    bool first = true;
+    for (const auto& [text, names] : by_scoring) {
+      out += (first ? "" : "; ") + escape(text) + " (";
+      for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + escape(names[i]);
+      out += ")";
+      first = false;
+    }
+  }
+  out += "</dd>\n<dt>privileged information</dt><dd>";
+  std::vector<std::string> privileged;
+  for (const auto& r : report.methods) {
+    const std::string label = privileged_label(r);
+    if (label == "oracle")
+      privileged.push_back(escape(r.method) + " — <em>oracle</em>: uses the true task id at test time");
+    else if (label == "upper bound")
+      privileged.push_back(escape(r.method) + " — <em>upper bound</em>: trains jointly on every task seen so far");
+    else if (label == "stores data")
+      privileged.push_back(escape(r.method) + " — <em>stores data</em>: keeps earlier tasks' examples for rehearsal");
+  }
+  if (privileged.empty()) out += "none: every method is task-agnostic at test time and keeps no earlier data";
+  for (size_t i = 0; i < privileged.size(); ++i) out += (i ? "<br/>" : "") + privileged[i];
+  out += "</dd>\n</dl>\n</header>\n";
+  return out;
+}
+
+std::string matrix_section(const RunReport& report) {
+  std::string out = "<div class=\"grid\">\n";
+  const size_t t = report.tasks.size();
+  for (size_t i = 0; i < report.methods.size(); ++i) {
+    const auto& r = report.methods[i];
+    svg::Heatmap map;
+    map.info.kind = "heatmap";
+    map.info.title = r.method + ": accuracy matrix";
+    map.info.description = fmt::format(
+        "Accuracy of {} on each task's test split (columns) with the base model and after training each task "
+        "(rows); {} × {} cells, values in percent. Outlined: each task just after its own training.",
+        r.method, t + 1, t);
+    map.info.data = {{"method", r.method}};
+    map.row_title = "stage";
+    map.col_title = "test task";
+    for (size_t s = 0; s <= t; ++s)
+      map.row_labels.push_back(s == 0 ? std::string("base") : fmt::format("after {}", r.matrix.tasks[s - 1]));
+    map.col_labels = r.matrix.tasks;
+    for (const auto& row : r.matrix.scores) {
+      std::vector<std::optional<double>> values(row.begin(), row.end());
+      map.values.push_back(values);
+    }
+    for (size_t k = 0; k < t; ++k) map.outlined.emplace_back(k + 1, k);
+    const auto m = r.metrics();
+    out += "<figure>" + svg::heatmap(map);
+    out += fmt::format("<figcaption>AA {}%, BWT {}, FWT {}.</figcaption></figure>\n", svg::percent(m.average_accuracy),
+                       m.backward_transfer ? svg::percent(*m.backward_transfer) + "%" : "—",
+                       m.forward_transfer ? svg::percent(*m.forward_transfer) + "%" : "—");
+  }
+  return out + "</div>\n";
+}
+
+std::string aa_bwt_chart(const RunReport& report) {
+  svg::BarChart chart;
+  chart.info.kind = "aa-bwt";
+  chart.info.title = "Average accuracy (AA) and backward transfer (BWT)";
+  chart.info.description =
+      "Grouped bars per method: AA after the last task and BWT, in percent; BWT below zero "
+      "means forgetting.";
+  chart.series = {"AA", "BWT"};
+  chart.colours = {svg::palette(5), svg::palette(6)};
+  chart.y_label = "percent";
+  for (const auto& r : report.methods) {
+    const std::string tag = privileged_label(r);
+    chart.categories.push_back(tag.empty() ? r.method : r.method + " (" + tag + ")");
+    const auto m = r.metrics();
+    chart.values.push_back({m.average_accuracy, m.backward_transfer});
+  }
+  chart.width = std::clamp(140.0 + 70.0 * static_cast<double>(report.methods.size()), 480.0, 1180.0);
+  std::string caption = report.tasks.size() == 1 ? "BWT is undefined (n/a) for a single task. " : "";
+  if (std::any_of(report.methods.begin(), report.methods.end(),
+                  [](const auto& r) { return !privileged_label(r).empty(); }))
+    caption += "A label in parentheses marks privileged information (see the run's details above).";
+  return "<figure class=\"wide\">" + svg::bar_chart(chart) +
+         (caption.empty() ? "" : "<figcaption>" + caption + "</figcaption>") + "</figure>\n";
+}
+
+std::string task_curves(const RunReport& report) {
+  std::string out = "<div class=\"grid\">\n";
+  const size_t t = report.tasks.size();
+  for (size_t j = 0; j < t; ++j) {
+    svg::LineChart chart;
+    chart.info.kind = "task-curve";
+    chart.info.title = fmt::format("Task {}: {}", j + 1, report.tasks[j]);
+    chart.info.description = fmt::format(
+        "Accuracy on the test split of task {} ({}) with the base model and after each task, one line per method.",
+        j + 1, report.tasks[j]);
+    chart.info.data = {{"task", report.tasks[j]}};
+    chart.x_label = "stage (base model, then after task k)";
+    chart.y_label = "accuracy (%)";
+    chart.percent = true;
+    chart.y_min = 0;
+    chart.y_max = 1;
+    for (size_t s = 0; s <= t; ++s) chart.x_tick_labels.push_back(s == 0 ? "base" : std::to_string(s));
+    chart.markers.push_back({static_cast<double>(j + 1), "trained"});
+    for (size_t i = 0; i < report.methods.size(); ++i) {
+      const auto& r = report.methods[i];
+      svg::LineSeries line;
+      line.name = r.method;
+      line.colour = svg::method_colour(i);
+      line.dash = method_dash(r, i);
+      for (size_t s = 0; s <= t; ++s) {
+        line.x.push_back(static_cast<double>(s));
+        line.y.emplace_back(r.matrix.scores[s][j]);
+      }
+      chart.series.push_back(std::move(line));
+    }
+    out += "<figure>" + svg::line_chart(chart) + "</figure>\n";
+  }
+  return out + "</div>\n";
+}
+
+std::string loss_curves(const RunReport& report) {
+  std::string out = "<div class=\"grid\">\n";
+  for (size_t i = 0; i < report.methods.size(); ++i) {
+    const auto& r = report.methods[i];
+    const auto& log = report.logs[i];
+    if (!log || log->empty()) {
+      out += fmt::format("<figure><p class=\"note\">{}: no training log ({}/metrics.jsonl {}).</p></figure>\n",
+                         escape(r.method), escape(r.method), log ? "is empty" : "is missing");
+      continue;
+    }
+    const LossCurve curve = loss_curve(*log);
+    svg::LineChart chart;
+    chart.info.kind = "loss";
+    chart.info.title = r.method + ": training loss";
+    chart.info.description = fmt::format(
+        "Answer-token cross-entropy of {} per optimizer step over the whole task sequence ({} steps{}); dashed "
+        "lines mark where each task starts.",
+        r.method, curve.steps, curve.bucket > 1 ? fmt::format(", mean of every {} steps", curve.bucket) : "");
+    chart.info.data = {{"method", r.method}};
+    chart.x_label = curve.bucket > 1 ? fmt::format("optimizer step (mean of {} per point)", curve.bucket)
+                                     : std::string("optimizer step");
+    chart.y_label = "loss";
+    chart.y_min = 0;
+    chart.legend = false;
+    for (const auto& [x, name] : curve.task_starts) chart.markers.push_back({x, name});
+    svg::LineSeries line;
+    line.name = r.method;
+    line.colour = svg::method_colour(i);
+    line.markers = curve.step.size() <= 40;
+    line.x = curve.step;
+    line.y = curve.loss;
+    chart.series.push_back(std::move(line));
+    out += "<figure>" + svg::line_chart(chart) + "</figure>\n";
+  }
+  return out + "</div>\n";
+}
+
+}  // namespace
+
+std::string privileged_label(const MethodResults& r) {
+  if (r.config.is_object() && r.config.value("oracle", false)) return "oracle";
+  if (r.method == "mtl") return "upper bound";
+  if (r.method == "replay") return "stores data";
+  return "";
+}
+
+std::vector<StepRecord> read_metrics_log(const fs::path& path, const std::vector<std::string>& tasks) {
+  std::vector<StepRecord> records;
+  for_each_jsonl(
+      path,
+      [&](size_t, const json& line) {
+        RETAIN_CHECK(line.is_object(), kComponent, "expected a JSON object, found {}", detail::json_type_name(line));
+        StepRecord r;
+        r.task = json_get<std::string>(line, "task", "the line", kComponent);
+        RETAIN_CHECK(std::find(tasks.begin(), tasks.end(), r.task) != tasks.end(), kComponent,
+                     "key \"task\" is \"{}\", which is not a task of the run", r.task);
+        RETAIN_CHECK(line.contains("loss"), kComponent, "missing key \"loss\" (a number, or null)");
+        const json& loss = line["loss"];
+        RETAIN_CHECK(loss.is_null() || loss.is_number(), kComponent, "key \"loss\" is {}, expected a number or null",
+                     detail::json_type_name(loss));
+        r.loss = loss.is_null() ? std::numeric_limits<double>::quiet_NaN() : loss.get<double>();
+        r.epoch = json_get_or<int64_t>(line, "epoch", 0, "the line", kComponent);
+        r.step = json_get_or<int64_t>(line, "step", 0, "the line", kComponent);
+        r.lr = json_get_or<double>(line, "lr", 0.0, "the line", kComponent);
+        r.tokens_per_s = json_get_or<double>(line, "tokens_per_s", 0.0, "the line", kComponent);
+        records.push_back(std::move(r));
+      },
+      kComponent);
+  return records;
+}
+
+LossCurve loss_curve(const std::vector<StepRecord>& log, size_t max_points) {
+  RETAIN_CHECK(max_points > 0, kComponent, "loss_curve: max_points must be positive");
+  LossCurve curve;
+  curve.steps = log.size();
+  curve.bucket = std::max<size_t>(1, (log.size() + max_points - 1) / max_points);
+  size_t begin = 0;
+  while (begin < log.size()) {
+    size_t end = begin;  // [begin, end): one task's consecutive lines
+    while (end < log.size() && log[end].task == log[begin].task) ++end;
+    curve.task_starts.emplace_back(static_cast<double>(begin + 1), log[begin].task);
+    for (size_t b = begin; b < end; b += curve.bucket) {
+      const size_t e = std::min(end, b + curve.bucket);
+      double x = 0, sum = 0;
+      size_t finite = 0;
+      for (size_t k = b; k < e; ++k) {
+        x += static_cast<double>(k + 1);
+        if (std::isfinite(log[k].loss)) sum += log[k].loss, ++finite;
+      }
+      curve.step.push_back(x / static_cast<double>(e - b));
+      curve.loss.push_back(finite ? std::optional<double>(sum / static_cast<double>(finite)) : std::nullopt);
+    }
+    begin = end;
+  }
+  return curve;
+}
+
+RunReport read_run_report(const fs::path& run_dir) {
+  RunReport report;
+  report.dir = run_dir;
+  RETAIN_CHECK(fs::is_directory(run_dir), kComponent,
+               "{} is not a folder (expected a run folder written by retain run)", run_dir.string());
+  const fs::path config_path = run_dir / "config.json", summary_path = run_dir / "summary.json";
+  RETAIN_CHECK(fs::exists(config_path), kComponent,
+               "{} does not exist: {} is not a run folder, or the run has not "
+               "started",
+               config_path.string(), run_dir.string());
+  RETAIN_CHECK(fs::exists(summary_path), kComponent, "{} does not exist: no method of the run has finished yet",
+               summary_path.string());
+  const std::string config_where = config_path.string(), summary_where = summary_path.string();
+  const json config = read_json_file(config_path, kComponent);
+  report.model = json_get<std::string>(config, "model", config_where, kComponent);
+  report.retain_version = json_get<std::string>(config, "retain_version", config_where, kComponent);
+  const json& run = config.contains("run") ? config["run"] : json();
+  RETAIN_CHECK(run.is_object(), kComponent, "{}: key \"run\" must be an object (the [run] settings)", config_where);
+  report.seed = json_get<int64_t>(run, "seed", config_where + " \"run\"", kComponent);
+  const json& tasks = config.contains("tasks") ? config["tasks"] : json();
+  RETAIN_CHECK(tasks.is_array() && !tasks.empty(), kComponent, "{}: key \"tasks\" must be a non-empty array",
+               config_where);
+  for (size_t i = 0; i < tasks.size(); ++i)
+    report.tasks.push_back(
+        json_get<std::string>(tasks[i], "name", fmt::format("{} \"tasks\"[{}]", config_where, i), kComponent));
+  const json& planned = config.contains("methods") ? config["methods"] : json();
+  RETAIN_CHECK(planned.is_array(), kComponent, "{}: key \"methods\" must be an array of method names", config_where);
+  for (const auto& m : planned) {
+    RETAIN_CHECK(m.is_string(), kComponent, "{}: key \"methods\" holds {}, expected method names", config_where,
+                 detail::json_type_name(m));
+    report.planned.push_back(m.get<std::string>());
+  }
+
+  const json summary = read_json_file(summary_path, kComponent);
+  RETAIN_CHECK(summary.is_object() && summary.contains("methods") && summary["methods"].is_object(), kComponent,
+               "{}: expected {{\"methods\": {{name: {{AA, BWT, FWT, forgetting}}}}}}", summary_where);
+  RETAIN_CHECK(!summary["methods"].empty(), kComponent, "{}: key \"methods\" is empty: no method has finished",
+               summary_where);
+  // nlohmann::json sorts keys; the run's order is config.json's "methods" (summary.json is written in it).
+  std::vector<std::string> names;
+  for (const auto& p : report.planned)
+    if (summary["methods"].contains(p)) names.push_back(p);
+  for (const auto& item : summary["methods"].items())
+    RETAIN_CHECK(std::find(names.begin(), names.end(), item.key()) != names.end(), kComponent,
+                 "{}: method \"{}\" is not among config.json's \"methods\"", summary_where, item.key());
+
+  for (const auto& name : names) {
+    const fs::path path = run_dir / name / "results.json";
+    RETAIN_CHECK(fs::exists(path), kComponent, "{} does not exist, but summary.json lists method \"{}\"", path.string(),
+                 name);
+    MethodResults r = read_results_json(path);
+    RETAIN_CHECK(r.method == name, kComponent, "{}: key \"method\" is \"{}\", expected \"{}\" (its folder)",
+                 path.string(), r.method, name);
+    RETAIN_CHECK(r.matrix.tasks == report.tasks, kComponent,
+                 "{}: tasks [{}] differ from config.json's task sequence [{}]", path.string(),
+                 fmt::join(r.matrix.tasks, ", "), fmt::join(report.tasks, ", "));
+    const json& entry = summary["methods"][name];
+    const std::string where = fmt::format("{} \"methods\".\"{}\"", summary_where, name);
+    RETAIN_CHECK(entry.is_object(), kComponent, "{}: expected an object", where);
+    const auto m = r.metrics();
+    check_same(summary_metric(entry, "AA", where), m.average_accuracy, "AA", where, path);
+    check_same(summary_metric(entry, "BWT", where), m.backward_transfer, "BWT", where, path);
+    check_same(summary_metric(entry, "FWT", where), m.forward_transfer, "FWT", where, path);
+    check_same(summary_metric(entry, "forgetting", where), m.forgetting, "forgetting", where, path);
+    const fs::path log_path = run_dir / name / "metrics.jsonl";
+    report.logs.push_back(fs::exists(log_path) ? std::optional(read_metrics_log(log_path, report.tasks))
+                                               : std::nullopt);
+    report.methods.push_back(std::move(r));
+  }
+  report.date = when_written(summary_path);
+  return report;
+}
+
+std::string render_report_html(const RunReport& report) {
+  RETAIN_CHECK(!report.methods.empty() && report.logs.size() == report.methods.size(), kComponent,
+               "nothing to report: {} methods, {} logs", report.methods.size(), report.logs.size());
+  std::string out =
+      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<meta name=\"generator\" "
+      "content=\"retain " RETAIN_VERSION "\"/>\n";
+  out += fmt::format("<title>retain report: {}</title>\n<style>{}</style>\n</head>\n<body>\n", escape(report.model),
+                     kStyle);
+  out += header(report);
+  out += "<section id=\"comparison\">\n<h2>Comparison</h2>\n" + comparison_table(report);
+  out +=
+      "<p class=\"note\">Scores in percent of the test split. AA: mean accuracy over all tasks after the last one; "
+      "BWT: change on earlier tasks from just after their training to the end (negative = forgetting); FWT: "
+      "change on a task from the base model to just before its own training; forgetting: mean drop from each "
+      "task's best score to its final one. Routing: share of test prompts sent to their own task's expert after "
+      "the last task. Highlighted: the best value of each column";
+  bool any_privileged = false, any_plain = false;
+  for (const auto& r : report.methods) (privileged_label(r).empty() ? any_plain : any_privileged) = true;
+  out += any_privileged && any_plain ? ", among the methods without privileged information.</p>\n</section>\n"
+                                     : ".</p>\n</section>\n";
+  out += "<section id=\"aa-bwt\">\n<h2>Average accuracy and backward transfer</h2>\n" + aa_bwt_chart(report) +
+         "</section>\n";
+  out +=
+      "<section id=\"matrices\">\n<h2>Accuracy matrices</h2>\n<p class=\"note\">Row “base” is the model before "
+      "any training; row “after <em>k</em>” follows training task <em>k</em>. Above the outlined diagonal: tasks "
+      "not yet trained (forward transfer); below it: tasks trained earlier (forgetting).</p>\n" +
+      matrix_section(report) + "</section>\n";
+  out +=
+      "<section id=\"tasks\">\n<h2>Per-task accuracy across stages</h2>\n<p class=\"note\">Each task's test "
+      "accuracy with the base model and after each task of the sequence; the dashed line marks the stage at "
+      "which the task itself was trained. Dashed series: methods with privileged information.</p>\n" +
+      task_curves(report) + "</section>\n";
+  out +=
+      "<section id=\"loss\">\n<h2>Training loss</h2>\n<p class=\"note\">Per optimizer step over the whole "
+      "sequence, from each method's metrics.jsonl; long curves are averaged over buckets of steps (never across "
+      "a task boundary).</p>\n" +
+      loss_curves(report) + "</section>\n";
+  out += fmt::format("<footer>Run folder <code>{}</code>; results of retain {}; page written by retain {}.</footer>\n",
+                     escape(report.dir.string()), escape(report.retain_version), RETAIN_VERSION);
+  return out + "</body>\n</html>\n";
+}
+
+fs::path write_run_report(const fs::path& run_dir, const fs::path& out) {
+  const fs::path path = out.empty() ? run_dir / "report.html" : out;
+  const std::string html = render_report_html(read_run_report(run_dir));  // before touching `path`
+  write_file_atomic(path, html, kComponent);
+  return path;
+}
+
+}  // namespace retain
