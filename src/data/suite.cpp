@@ -730,13 +730,32 @@ Corpus pretrain_documents(SuiteSources& sources) {
 
 fs::path temporary_beside(const fs::path& out) { return out.string() + ".tmp-" + std::to_string(getpid()); }
 
+// Whether `dir` may be replaced by --overwrite: an empty folder or one this command wrote.
+bool is_replaceable_suite(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return false;
+  if (fs::is_empty(dir)) return true;
+  const fs::path manifest = dir / "manifest.json";
+  if (!fs::is_regular_file(manifest)) return false;
+  try {
+    return read_json_file(manifest).value("format", std::string()) == "retain-suite/1";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 void publish(const fs::path& tmp, const fs::path& out, bool overwrite) {
   if (fs::exists(out)) {
-    RETAIN_CHECK(overwrite, kComponent, "{} appeared while building; left untouched (the new build is in {})", out.string(),
-                 tmp.string());
+    RETAIN_CHECK(overwrite && is_replaceable_suite(out), kComponent,
+                 "{} appeared while building, or is not a suite folder; left untouched (the new build is in {})",
+                 out.string(), tmp.string());
     const fs::path old = out.string() + ".old-" + std::to_string(getpid());
     fs::rename(out, old);
-    fs::rename(tmp, out);
+    try {
+      fs::rename(tmp, out);
+    } catch (...) {
+      fs::rename(old, out);  // the old suite goes back where it was
+      throw;
+    }
     remove_tree(old);
   } else {
     fs::rename(tmp, out);
@@ -852,14 +871,21 @@ TaskSplits split_task(const TaskDraft& draft, const SuiteOptions& options, bool 
   return splits;
 }
 
-json build_suite(const SuiteOptions& options, std::ostream& log) {
+json build_suite(const SuiteOptions& given, std::ostream& log) {
   const auto started = std::chrono::steady_clock::now();
-  const auto tasks = suite_tasks(options.suite);
-  RETAIN_CHECK(!options.out.empty(), kComponent, "no output folder given (--out DIR)");
+  const auto tasks = suite_tasks(given.suite);
+  RETAIN_CHECK(!given.out.empty(), kComponent, "no output folder given (--out DIR)");
+  SuiteOptions options = given;
+  options.out = options.out.lexically_normal();  // "data/core5/" → "data/core5": the temporary folder goes beside it
+  if (!options.out.has_filename()) options.out = options.out.parent_path();
   RETAIN_CHECK(options.max_train > 0 && options.max_test > 1, kComponent,
                "--max-train must be at least 1 and --max-test at least 2 (got {} and {})", options.max_train, options.max_test);
   RETAIN_CHECK(options.overwrite || !fs::exists(options.out), kComponent,
                "{} already exists; pass --overwrite to replace it, or choose another --out", options.out.string());
+  RETAIN_CHECK(!fs::exists(options.out) || is_replaceable_suite(options.out), kComponent,
+               "{} is not a suite folder (no manifest.json of format retain-suite/1) and not empty; --overwrite "
+               "replaces only a suite this command built",
+               options.out.string());
   const fs::path cache = options.cache.empty() ? default_cache_dir() : options.cache;
   fs::create_directories(cache);
   if (options.out.has_parent_path()) fs::create_directories(options.out.parent_path());

@@ -135,9 +135,10 @@ footer { margin-top: 36px; color: #777; font-size: 12px; }
 
 std::string method_cell(const MethodResults& r, size_t index) {
   // Past the 8 palette colours a method's lines are dashed, and its swatch hollow.
-  std::string out =
-      fmt::format("<span class=\"swatch\" style=\"{}:{}\"></span>{}", index >= 8 ? "border:2px solid" : "background",
-                  svg::method_colour(index), escape(r.method));
+  const std::string colour = svg::method_colour(index);
+  const std::string style =
+      index >= 8 ? fmt::format("border:2px solid {}", colour) : fmt::format("background:{}", colour);
+  std::string out = fmt::format("<span class=\"swatch\" style=\"{}\"></span>{}", style, escape(r.method));
   const std::string tag = privileged_label(r);
   if (!tag.empty()) out += fmt::format("<span class=\"tag\">{}</span>", escape(tag));
   return out;

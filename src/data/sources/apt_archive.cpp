@@ -89,7 +89,7 @@ void AptArchive::write_config() {
   // configuration changes later.
   const fs::path etc = dir_ / "etc";
   if (!fs::exists(etc / "sources.list")) {
-    if (fs::exists("/etc/apt/sources.list")) fs::copy_file("/etc/apt/sources.list", etc / "sources.list.copy");
+    if (fs::exists("/etc/apt/sources.list")) fs::copy_file("/etc/apt/sources.list", etc / "sources.list.copy", fs::copy_options::overwrite_existing);
     if (fs::is_directory("/etc/apt/sources.list.d"))
       for (const auto& entry : fs::directory_iterator("/etc/apt/sources.list.d")) {
         const auto ext = entry.path().extension().string();

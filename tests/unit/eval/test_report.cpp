@@ -206,6 +206,20 @@ TEST(Report, NoHighlightWhenAllMethodsTie) {
   EXPECT_EQ(count(retain::render_report_html(report), " best\""), 1u);  // seqft's time
 }
 
+TEST(Report, MethodsPastThePaletteGetAValidHollowSwatch) {
+  retain::RunReport report;
+  report.tasks = {"a", "b"};
+  for (int i = 0; i < 9; ++i) {
+    report.planned.push_back("m" + std::to_string(i));
+    report.methods.push_back(make_results(report.planned.back(), report.tasks, 0));
+    report.logs.emplace_back(std::nullopt);
+  }
+  const std::string html = retain::render_report_html(report);
+  EXPECT_EQ(count(html, "style=\"background:#"), 8u);
+  EXPECT_EQ(count(html, "style=\"border:2px solid #"), 1u);  // the 9th: a valid CSS border, colour included
+  EXPECT_EQ(count(html, "solid:"), 0u);
+}
+
 TEST(Report, EveryMethodHasAHeatmapOfItsMatrixAndEveryChartKindIsThere) {
   const std::vector<std::string> tasks = {"a", "b", "c", "d"};
   const auto run = make_run(temp_dir("report"), tasks, {"seqft", "inclora", "pertask"});
