@@ -4,7 +4,7 @@
 #include "retain/core/files.h"
 #include "retain/core/suggest.h"
 #include "retain/data/sources/apt_archive.h"
-#include "retain/data/sources/checksum.h"
+#include "retain/core/sha256.h"
 #include "retain/data/sources/debian_descriptions.h"
 #include "retain/data/sources/dictd.h"
 #include "retain/data/sources/fortunes.h"

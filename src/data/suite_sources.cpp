@@ -1,7 +1,7 @@
 #include "retain/data/suite_sources.h"
 
 #include "retain/core/error.h"
-#include "retain/data/sources/checksum.h"
+#include "retain/core/sha256.h"
 
 #include <fmt/format.h>
 

@@ -100,9 +100,6 @@ std::vector<int64_t> batch_windows(int64_t step, int64_t batch_size, int64_t win
 /// Learning rate at `step` (0-based): warm-up, then cosine from `peak` to `peak · min_ratio`.
 double pretrain_lr(int64_t step, int64_t total_steps, int64_t warmup, double peak, double min_ratio);
 
-/// Lowercase hex SHA-256 of a file (for pretrain.json).
-std::string sha256_file_hex(const std::filesystem::path& path);
-
 struct PretrainSummary {
   int64_t steps = 0;
   int64_t train_tokens = 0, eval_tokens = 0;

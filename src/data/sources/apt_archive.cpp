@@ -2,7 +2,7 @@
 
 #include "retain/core/error.h"
 #include "retain/core/files.h"
-#include "retain/data/sources/checksum.h"
+#include "retain/core/sha256.h"
 #include "retain/data/sources/process.h"
 
 #include <fmt/format.h>

@@ -2,8 +2,8 @@
 // (tests/fixtures/data/sources) or on bytes written from the format's spec (data_build_fixtures.h).
 #include "common/test_paths.h"
 #include "data_build_fixtures.h"
+#include "retain/core/sha256.h"
 #include "retain/data/sources/apt_archive.h"
-#include "retain/data/sources/checksum.h"
 #include "retain/data/sources/debian_descriptions.h"
 #include "retain/data/sources/dictd.h"
 #include "retain/data/sources/fortunes.h"
@@ -22,6 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace retain::data;
+using retain::sha256_hex;
 using retain::testing::error_of;
 
 fs::path src() { return retain::testing::fixtures() / "data" / "sources"; }

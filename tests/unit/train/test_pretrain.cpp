@@ -3,6 +3,7 @@
 // memorisable corpus falls, resume is bitwise, the folder loads and runs).
 #include "common/test_paths.h"
 #include "retain/core/files.h"
+#include "retain/core/sha256.h"
 #include "retain/model/loader.h"
 #include "retain/tokenizer/bpe_trainer.h"
 #include "retain/train/pretrain.h"
@@ -101,10 +102,10 @@ TEST(Pretrain, Sha256MatchesTheStandardVectors) {
   write_file_atomic(dir / "abc", "abc");
   write_file_atomic(dir / "two_blocks", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
   write_file_atomic(dir / "million", std::string(1000000, 'a'));
-  EXPECT_EQ(sha256_file_hex(dir / "empty"), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_file_hex(dir / "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_file_hex(dir / "two_blocks"), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(sha256_file_hex(dir / "million"), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(retain::sha256_file(dir / "empty"), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(retain::sha256_file(dir / "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(retain::sha256_file(dir / "two_blocks"), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(retain::sha256_file(dir / "million"), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 // A corpus a tiny model can memorise: a handful of sentences, repeated in many documents.

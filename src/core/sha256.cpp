@@ -1,4 +1,4 @@
-#include "retain/data/sources/checksum.h"
+#include "retain/core/sha256.h"
 
 #include "retain/core/error.h"
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 
-namespace retain::data {
+namespace retain {
 
 namespace {
 
@@ -105,15 +105,15 @@ std::string sha256_hex(const std::string& bytes) {
 
 std::string sha256_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("data", "cannot read {} to checksum it", path.string());
+  if (!in) fail("sha256", "cannot read {} to checksum it", path.string());
   Sha256 hash;
   char buffer[1 << 16];
   while (in) {
     in.read(buffer, sizeof(buffer));
     hash.update(reinterpret_cast<const unsigned char*>(buffer), static_cast<size_t>(in.gcount()));
   }
-  if (in.bad()) fail("data", "error while reading {} to checksum it", path.string());
+  if (in.bad()) fail("sha256", "error while reading {} to checksum it", path.string());
   return hash.hex();
 }
 
-}  // namespace retain::data
+}  // namespace retain
