@@ -6,6 +6,10 @@
 //                                    (q,v and all 7), OSFT; and the task-start SVD of all matrices
 //   retain_bench router              RLS router absorption, samples/s at E = 10000
 //   retain_bench infer               mixed-adapter prefill and generation vs the base model
+//   retain_bench rank --model DIR --task DIR ...
+//                                    rank scoring of the tasks' test splits: the batched evaluator
+//                                    (examples × labels rows per forward, one read-back per batch)
+//                                    against the per-example path it replaced, same answers checked
 //
 // Model: a randomly initialised LLaMA-shaped 1.10 B model (hidden 2048, 22 layers, 32 heads, 4 KV
 // heads, MLP 5632, vocab 32000) in bfloat16 on CUDA, batch 8 × 512 for training. Results go to
@@ -21,6 +25,11 @@
 #include "retain/train/method.h"
 #include "retain/train/registry.h"
 #include "retain/train/trainer.h"
+#include "retain/data/prompt.h"
+#include "retain/data/task.h"
+#include "retain/model/loader.h"
+#include "retain/train/evaluator.h"
+#include "retain/train/loss.h"
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -34,6 +43,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -99,6 +109,8 @@ struct Args {
   int64_t batch = 8, seq = 512;
   std::string json_path;
   std::vector<std::string> only;  // --only a,b: the train cases whose method is listed
+  std::string model;               // rank: a model folder
+  std::vector<std::string> tasks;  // rank: task folders
 };
 
 struct TrainRow {
@@ -321,6 +333,99 @@ json run_infer(const Args& a) {
 
 }  // namespace
 
+// The rank scoring retain had before it was batched (kept here as the benchmark's baseline): one
+// example at a time, its label candidates as rows, every score read back on its own.
+std::vector<std::string> rank_answers_per_example(retain::CausalLM& model, const retain::Tokenizer& tokenizer,
+                                                  const retain::Task& task, const retain::TokenizeOptions& tokenize,
+                                                  int64_t batch_size) {
+  using namespace retain;
+  const auto device = model->model->embed_tokens->weight.device();
+  const int64_t pad = model->config.pad_token_id.value_or(0);
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> answers;
+  for (const auto& example : task.test) {
+    std::vector<TokenizedExample> candidates;
+    for (const auto& label : task.labels) {
+      Example as_label{example.input, label};
+      candidates.push_back(tokenize_example(tokenizer, format_prompt(task, as_label), format_target(task, as_label), tokenize));
+    }
+    std::vector<double> scores;
+    for (size_t first = 0; first < candidates.size(); first += static_cast<size_t>(batch_size)) {
+      std::vector<int64_t> rows;
+      for (size_t i = first; i < std::min(candidates.size(), first + static_cast<size_t>(batch_size)); ++i)
+        rows.push_back(static_cast<int64_t>(i));
+      Batch batch = collate(candidates, rows, pad);
+      ForwardInput in;
+      in.input_ids = batch.input_ids.to(device);
+      in.attention_mask = batch.attention_mask.to(device);
+      in.route_mask = in.attention_mask * batch.labels.to(device).eq(kIgnoreIndex);
+      auto logp = at::log_softmax(model->forward(in).to(at::kFloat), -1);
+      auto labels = batch.labels.to(device).narrow(1, 1, batch.labels.size(1) - 1);
+      auto mask = labels.ne(kIgnoreIndex);
+      auto picked = logp.narrow(1, 0, logp.size(1) - 1).gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1);
+      auto row_scores = (picked * mask).sum(-1).to(at::kCPU);
+      for (int64_t r = 0; r < row_scores.size(0); ++r) scores.push_back(row_scores[r].item<double>());
+    }
+    answers.push_back(task.labels[std::max_element(scores.begin(), scores.end()) - scores.begin()]);
+  }
+  return answers;
+}
+
+json run_rank(const Args& a) {
+  using namespace retain;
+  RETAIN_CHECK(!a.model.empty() && !a.tasks.empty(), "bench", "rank needs --model DIR and --task DIR ...");
+  const auto device = torch::cuda::is_available() ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  auto model = load_model(a.model, {at::kFloat, device});
+  model->eval();
+  const auto tokenizer = Tokenizer::from_file(std::filesystem::path(a.model) / "tokenizer.json");
+  TokenizeOptions tokenize;
+  tokenize.max_length = 512;
+  tokenize.eos_token_id = model->config.eos_token_ids.front();
+  std::vector<Task> tasks;
+  int64_t examples = 0;
+  for (const auto& t : a.tasks) {
+    tasks.push_back(load_task(t));
+    examples += static_cast<int64_t>(tasks.back().test.size());
+  }
+  EvalSettings s;
+  s.scoring = "rank";
+  auto time_it = [&](const std::function<std::vector<std::vector<std::string>>()>& f, std::vector<std::vector<std::string>>* out) {
+    f();  // warm-up
+    synchronize();
+    const auto t0 = Clock::now();
+    *out = f();
+    synchronize();
+    return seconds_since(t0);
+  };
+  std::vector<std::vector<std::string>> before, after;
+  const double old_s = time_it([&] {
+    std::vector<std::vector<std::string>> r;
+    for (const auto& t : tasks) r.push_back(rank_answers_per_example(model, tokenizer, t, tokenize, 16));
+    return r;
+  }, &before);
+  json rows = json::array();
+  printf("| rank scoring (%lld test examples, %zu tasks) | seconds | examples/s | speed-up | same answers |\n|---|---|---|---|---|\n",
+         static_cast<long long>(examples), tasks.size());
+  printf("| per example (before) | %.3f | %.0f | 1.0× | — |\n", old_s, examples / old_s);
+  rows.push_back({{"path", "per_example"}, {"seconds", old_s}});
+  for (int64_t batch : {16, 64}) {
+    s.batch_size = batch;
+    const double new_s = time_it([&] {
+      std::vector<std::vector<std::string>> r;
+      for (const auto& t : tasks) r.push_back(evaluate_task(model, tokenizer, t, tokenize, s).predictions);
+      return r;
+    }, &after);
+    int64_t differ = 0;
+    for (size_t t = 0; t < tasks.size(); ++t)
+      for (size_t e = 0; e < before[t].size(); ++e) differ += before[t][e] != after[t][e];
+    printf("| batched, %lld examples per forward | %.3f | %.0f | %.1f× | %s |\n", static_cast<long long>(batch), new_s,
+           examples / new_s, old_s / new_s, differ == 0 ? "yes" : fmt::format("{} differ", differ).c_str());
+    rows.push_back({{"path", "batched"}, {"batch_examples", batch}, {"seconds", new_s}, {"speedup", old_s / new_s},
+                    {"answers_differing", differ}});
+  }
+  return {{"scenario", "rank"}, {"device", device.str()}, {"examples", examples}, {"rows", rows}};
+}
+
 int main(int argc, char** argv) {
   try {
     Args a;
@@ -335,6 +440,8 @@ int main(int argc, char** argv) {
       else if (arg == "--batch") a.batch = std::stoll(value());
       else if (arg == "--seq") a.seq = std::stoll(value());
       else if (arg == "--json") a.json_path = value();
+      else if (arg == "--model") a.model = value();
+      else if (arg == "--task") a.tasks.push_back(value());
       else if (arg == "--only") {
         std::string list = value();
         for (size_t start = 0, comma; start <= list.size(); start = comma + 1) {
@@ -350,7 +457,8 @@ int main(int argc, char** argv) {
     if (a.scenario == "train") out = run_train(a);
     else if (a.scenario == "router") out = run_router(a);
     else if (a.scenario == "infer") out = run_infer(a);
-    else retain::fail("bench", "scenario \"{}\": expected train | router | infer", a.scenario);
+    else if (a.scenario == "rank") out = run_rank(a);
+    else retain::fail("bench", "scenario \"{}\": expected train | router | infer | rank", a.scenario);
     if (!a.json_path.empty()) retain::write_file_atomic(a.json_path, out.dump(1) + "\n", "bench");
     return 0;
   } catch (const std::exception& e) {

@@ -24,6 +24,8 @@ echo "build: $(( $(date +%s) - start )) s"
 OMP_NUM_THREADS=2 ctest --preset cuda -j 8 > "$OUT/ctest.log" 2>&1; echo "ctest rc=$?"
 grep -E "tests passed|Failed|FAILED|\*\*\*" "$OUT/ctest.log" | head -40
 ./build-cuda/tests/gpu/test_cuda 2>&1 | grep "\[ cuda \]"
+# Every method trains on CUDA as on the CPU (tests/gpu/test_cuda_parity.cpp): the measured differences.
+OMP_NUM_THREADS=4 ./build-cuda/tests/gpu/test_cuda_parity 2>&1 | grep -E "\[ parity \]|FAILED"
 # transformers loads what retain writes
 rt=$(mktemp -d)
 ./build-cuda/retain init --config tests/fixtures/models/qwen3/config.json --out "$rt/model" --seed 7 > /dev/null &&

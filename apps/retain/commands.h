@@ -20,5 +20,6 @@ void register_data(CLI::App& app);      // data.cpp
 void register_report(CLI::App& app);    // report.cpp
 void register_tokenizer(CLI::App& app); // tokenizer.cpp
 void register_pretrain(CLI::App& app);  // pretrain.cpp
+void register_plan(CLI::App& app);      // plan.cpp
 
 }  // namespace retain::cli

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   retain::cli::register_report(app);
   retain::cli::register_tokenizer(app);
   retain::cli::register_pretrain(app);
+  retain::cli::register_plan(app);
 
   try {
     app.parse(argc, argv);

@@ -43,6 +43,13 @@ void run_pretrain(PretrainCliOptions& cli, const std::vector<std::string>& argv)
   o.autocast_bf16 = cli.autocast == "bf16";
   o.command_line = argv;
   o.doc_separator = unescape(o.doc_separator);
+  if (o.general_text_only) {
+    RETAIN_CHECK(o.general_text_documents > 0, "pretrain", "--general-text-only needs --general-text-documents > 0");
+    std::filesystem::create_directories(o.out);
+    const int64_t n = write_heldout_documents(o, o.out / "general_text.jsonl", o.general_text_documents);
+    std::cerr << fmt::format("retain pretrain: {} held-out documents -> {}\n", n, (o.out / "general_text.jsonl").string());
+    return;
+  }
   const PretrainSummary s = pretrain(o);
   std::cerr << fmt::format(
       "retain pretrain: {} steps, {} train tokens, final train loss {:.4f}, held-out loss {:.4f} (perplexity {:.2f}), "
@@ -89,6 +96,12 @@ void register_pretrain(CLI::App& app) {
   c->add_option("--dtype-out", o.dtype_out, "dtype of the saved model.safetensors: float32 or bfloat16")
       ->capture_default_str();
   c->add_option("--threads", o.threads, "Tokenization threads (0: all cores)")->capture_default_str();
+  c->add_option("--general-text-documents", o.general_text_documents,
+                "Held-out documents written to OUT/general_text.jsonl, the model's general text for retain run (0: none)")
+      ->capture_default_str();
+  c->add_flag("--general-text-only", o.general_text_only,
+              "Only write OUT/general_text.jsonl: the held-out documents of this --text/--seed/--eval-fraction split "
+              "(for a model pretrained before it was written)");
   c->add_option("--bos", o.bos_token, "BOS token string")->capture_default_str();
   c->add_option("--eos", o.eos_token, "EOS token string")->capture_default_str();
   c->callback([cli, c] {

@@ -17,6 +17,8 @@
 #include "retain/eval/report.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
+#include "retain/train/sweep.h"
+#include "retain/train/general_text.h"
 
 #include <unistd.h>
 
@@ -42,6 +44,7 @@ struct RunOptions {
   std::string out;
   std::string config;
   std::vector<std::string> sets;
+  std::string sweep;
   std::optional<int64_t> epochs, batch_size, seed;
   std::optional<double> lr;
   std::string device;
@@ -67,6 +70,7 @@ json complete_from_saved(RunOptions& o, const json& saved, const std::string& wh
   json sections = json::object();
   for (const char* key : {"run", "optim", "eval", "method"})
     if (saved.contains(key)) sections[key] = saved[key];
+  if (o.sweep.empty() && saved.contains("sweep") && saved["sweep"].is_string()) o.sweep = saved["sweep"].get<std::string>();
   return sections;
 }
 
@@ -116,14 +120,24 @@ void run_run(RunOptions o) {
   if (!o.device.empty()) config.run.device = o.device;
   if (o.save_checkpoints) config.run.save_checkpoints = true;
   for (const auto& s : o.sets) config.set(s);
-  for (const auto& m : o.methods) make_method(m, config.methods.contains(m) ? config.methods[m] : json());  // validate now
+  std::optional<SweepSpec> sweep;
+  if (!o.sweep.empty()) sweep = SweepSpec::parse(o.sweep);
 
+  // Everything is checked before anything heavy happens: every setting, every method table and
+  // the optimizer settings each method gets, every task folder, the model folder.
+  config.validate(o.methods);
   std::vector<Task> tasks;
   if (!o.benchmark.empty()) {
     tasks = load_benchmark(o.benchmark, o.order);
   } else {
     for (const auto& path : o.tasks) tasks.push_back(load_task(path));
   }
+  validate_tasks(tasks, config.eval);
+  resolve_general_text(config.eval.general_text, o.model);  // a named file must exist
+  RETAIN_CHECK(fs::is_regular_file(fs::path(o.model) / "config.json"), "run",
+               "--model {}: no config.json there (a Hugging Face model folder is expected)", o.model);
+  std::vector<std::string> dev_sources;
+  if (sweep) tasks = with_dev_splits(tasks, config.eval.dev_share, static_cast<uint64_t>(config.run.seed), &dev_sources);
   json resolved = config.to_json(o.methods);
   resolved["model"] = o.model;
   resolved["methods"] = o.methods;
@@ -131,6 +145,7 @@ void run_run(RunOptions o) {
   for (const auto& t : tasks) task_list.push_back({{"name", t.name}, {"source", t.source}, {"train", t.train.size()}, {"test", t.test.size()}});
   resolved["tasks"] = task_list;
   resolved["inputs"] = {{"task_paths", o.tasks}, {"benchmark", o.benchmark}, {"order", o.order}};
+  if (sweep) resolved["sweep"] = sweep->to_string();
   resolved["retain_version"] = RETAIN_VERSION;
   resolved["format_version"] = 1;
 
@@ -155,13 +170,19 @@ void run_run(RunOptions o) {
     }
     std::map<std::string, int64_t> index;
     for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
-    all.push_back(run_method(
-        method, o.model, tasks, config, out,
-        [&](const Task& task, const StepInfo& info) {
-          print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
-          if (kill_after > 0 && ++steps >= kill_after) std::raise(SIGKILL);
-        },
-        resuming));
+    MethodRunOptions options;
+    options.resume = resuming;
+    options.progress = [&](const Task& task, const StepInfo& info) {
+      print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
+      if (kill_after > 0 && ++steps >= kill_after) std::raise(SIGKILL);
+    };
+    if (sweep) {
+      all.push_back(sweep_method(method, o.model, tasks, dev_sources, config, *sweep, out, options));
+      std::cerr << fmt::format("retain run: {} chose {} = {} on the dev split\n", method, sweep->key,
+                               all.back().sweep->at("chosen").get<std::string>());
+    } else {
+      all.push_back(run_method(method, o.model, tasks, config, out, options));
+    }
     write_summary(out / "summary.json", all);
   }
   std::cout << format_comparison_table(all);
@@ -180,7 +201,11 @@ void register_run(CLI::App& app) {
   command->add_option("--method", o->methods, "Method name; repeatable");
   command->add_option("--out", o->out, "Run folder");
   command->add_option("--config", o->config, "TOML file: [run], [optim], [eval], [method.<name>]");
-  command->add_option("--set", o->sets, "Override: section.key=value (repeatable), e.g. optim.lr=1e-4");
+  command->add_option("--set", o->sets,
+                      "Override: section.key=value (repeatable), e.g. optim.lr=1e-4; method.<name>.lr=... for one method");
+  command->add_option("--sweep", o->sweep,
+                      "Choose an [optim] value on the dev split: optim.<key>=v1,v2,... (e.g. optim.lr=1e-5,1e-4,1e-3); "
+                      "each method runs once per value and keeps the best dev AA");
   command->add_option("--epochs", o->epochs, "optim.epochs");
   command->add_option("--lr", o->lr, "optim.lr");
   command->add_option("--batch-size", o->batch_size, "optim.batch_size");

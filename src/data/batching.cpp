@@ -56,10 +56,14 @@ TokenizedExample tokenize_example(const Tokenizer& tokenizer, const std::string&
   RETAIN_CHECK(options.eos_token_id.has_value(), kComponent,
                "TokenizeOptions::eos_token_id is not set; use the model config's (first) eos_token_id");
   const auto prefix = options.add_special_tokens ? special_prefix(tokenizer, prompt) : std::vector<int64_t>{};
-  auto body = tokenizer.encode(prompt, false);
-  auto answer = tokenizer.encode(target, false);
-  answer.push_back(*options.eos_token_id);
+  return assemble_example(prefix, tokenizer.encode(prompt, false), tokenizer.encode(target, false), options);
+}
 
+TokenizedExample assemble_example(const std::vector<int64_t>& prefix, std::vector<int64_t> body,
+                                  std::vector<int64_t> answer, const TokenizeOptions& options) {
+  RETAIN_CHECK(options.eos_token_id.has_value(), kComponent,
+               "TokenizeOptions::eos_token_id is not set; use the model config's (first) eos_token_id");
+  answer.push_back(*options.eos_token_id);
   const auto fixed = static_cast<int64_t>(prefix.size());
   RETAIN_CHECK(options.max_length >= fixed + 2, kComponent,
                "max_length {} cannot hold the special prefix ({} tokens), one prompt token and one target token",

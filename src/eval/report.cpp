@@ -374,6 +374,35 @@ std::string task_curves(const RunReport& report) {
   return out + "</div>\n";
 }
 
+// The general text's language-modelling loss per stage, one line per method that measured it.
+std::string general_chart(const RunReport& report) {
+  svg::LineChart chart;
+  chart.info.kind = "general-loss";
+  chart.info.title = "General ability: held-out general text";
+  chart.info.description =
+      "Language-modelling loss (nats per token) of the general text with the base model and after each task, one "
+      "line per method, with the model as the method deploys it; lower is better, a rise is general ability lost.";
+  chart.x_label = "stage (base model, then after task k)";
+  chart.y_label = "loss (nats per token)";
+  const size_t t = report.tasks.size();
+  for (size_t s = 0; s <= t; ++s) chart.x_tick_labels.push_back(s == 0 ? "base" : std::to_string(s));
+  for (size_t i = 0; i < report.methods.size(); ++i) {
+    const auto& r = report.methods[i];
+    if (!r.general_loss) continue;
+    svg::LineSeries line;
+    line.name = r.method;
+    line.colour = svg::method_colour(i);
+    line.dash = method_dash(r, i);
+    for (size_t s = 0; s <= t; ++s) {
+      line.x.push_back(static_cast<double>(s));
+      line.y.emplace_back((*r.general_loss)[s]);
+    }
+    chart.series.push_back(std::move(line));
+  }
+  chart.width = 720;
+  return "<figure class=\"wide\">" + svg::line_chart(chart) + "</figure>\n";
+}
+
 std::string loss_curves(const RunReport& report) {
   std::string out = "<div class=\"grid\">\n";
   for (size_t i = 0; i < report.methods.size(); ++i) {
@@ -577,6 +606,12 @@ std::string render_report_html(const RunReport& report) {
       "accuracy with the base model and after each task of the sequence; the dashed line marks the stage at "
       "which the task itself was trained. Dashed series: methods with privileged information.</p>\n" +
       task_curves(report) + "</section>\n";
+  if (std::any_of(report.methods.begin(), report.methods.end(), [](const auto& r) { return r.general_loss.has_value(); }))
+    out +=
+        "<section id=\"general\">\n<h2>General ability</h2>\n<p class=\"note\">Held-out general text "
+        "(eval.general_text): its language-modelling loss before any task and after each, an offline proxy for the "
+        "papers' general benchmarks.</p>\n" +
+        general_chart(report) + "</section>\n";
   out +=
       "<section id=\"loss\">\n<h2>Training loss</h2>\n<p class=\"note\">Per optimizer step over the whole "
       "sequence, from each method's metrics.jsonl; long curves are averaged over buckets of steps (never across "

@@ -164,6 +164,15 @@ void MethodResults::validate() const {
       RETAIN_CHECK((*experts)[i].is_object(), kComponent, "\"{}\": experts[{}] is {}, expected an object", method, i,
                    type_name((*experts)[i]));
   }
+  if (general_loss) {
+    RETAIN_CHECK(general_loss->size() == t + 1, kComponent, "\"{}\": general_loss has {} values, expected {} (T + 1)",
+                 method, general_loss->size(), t + 1);
+    for (size_t j = 0; j <= t; ++j)
+      RETAIN_CHECK(std::isfinite((*general_loss)[j]) && (*general_loss)[j] >= 0, kComponent,
+                   "\"{}\": general_loss[{}] is {}, expected a finite loss >= 0", method, j, (*general_loss)[j]);
+  }
+  if (sweep)
+    RETAIN_CHECK(sweep->is_object(), kComponent, "\"{}\": sweep is {}, expected an object", method, type_name(*sweep));
 }
 
 ordered_json metrics_to_json(const TransferMetrics& m) {
@@ -199,6 +208,8 @@ ordered_json MethodResults::to_json() const {
   out["total_params"] = total_params;
   out["config"] = ordered_json(config);
   if (experts) out["experts"] = ordered_json(*experts);
+  if (general_loss) out["general_loss"] = *general_loss;
+  if (sweep) out["sweep"] = ordered_json(*sweep);
   return out;
 }
 
@@ -206,7 +217,7 @@ MethodResults MethodResults::from_json(const json& v, const std::string& where) 
   if (!v.is_object()) fail(kComponent, "{}: expected a JSON object, found {}", where, type_name(v));
   static const std::vector<std::string> kKeys = {"method",           "tasks",   "matrix",  "metrics",
                                                  "routing_accuracy", "scoring", "seconds", "trainable_params",
-                                                 "total_params",     "config",  "experts"};
+                                                 "total_params",     "config",  "experts", "general_loss", "sweep"};
   for (const auto& item : v.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), item.key()) == kKeys.end())
       fail(kComponent, "{}: unknown key \"{}\" (expected {})", where, item.key(),
@@ -277,6 +288,17 @@ MethodResults MethodResults::from_json(const json& v, const std::string& where) 
   if (!config.is_object()) fail(kComponent, "{}: key \"config\" is {}, expected an object", where, type_name(config));
   r.config = config;
   if (v.contains("experts")) r.experts = v.at("experts");  // optional: only methods that report it
+  if (v.contains("general_loss")) {
+    const json& g = require_array(v.at("general_loss"), "\"general_loss\"", where);
+    std::vector<double> values;
+    for (size_t j = 0; j < g.size(); ++j) {
+      if (!g[j].is_number())
+        fail(kComponent, "{}: key \"general_loss\"[{}] is {}, expected a number", where, j, type_name(g[j]));
+      values.push_back(g[j].get<double>());
+    }
+    r.general_loss = std::move(values);
+  }
+  if (v.contains("sweep")) r.sweep = v.at("sweep");
 
   try {
     r.validate();
@@ -388,12 +410,19 @@ void MetricsLog::write_line(const std::string& line) {
 }
 
 std::string format_comparison_table(const std::vector<MethodResults>& results) {
-  const std::vector<std::string> header = {"method", "AA", "BWT", "FWT", "forgetting", "trainable", "seconds"};
+  std::vector<std::string> header = {"method", "AA", "BWT", "FWT", "forgetting", "trainable", "seconds"};
+  const bool general = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.general_loss.has_value(); });
+  if (general) header.insert(header.end() - 2, "LM loss Δ");
   std::vector<std::vector<std::string>> rows = {header};
   for (const auto& r : results) {
     const auto m = r.metrics();
-    rows.push_back({r.method, percent(m.average_accuracy), percent(m.backward_transfer), percent(m.forward_transfer),
-                    percent(m.forgetting), trainable_cell(r), fmt::format("{:.1f}", r.seconds)});
+    std::vector<std::string> row = {r.method, percent(m.average_accuracy), percent(m.backward_transfer),
+                                    percent(m.forward_transfer), percent(m.forgetting)};
+    if (general)
+      row.push_back(r.general_loss ? fmt::format("{:+.3f}", r.general_loss->back() - r.general_loss->front()) : "—");
+    row.push_back(trainable_cell(r));
+    row.push_back(fmt::format("{:.1f}", r.seconds));
+    rows.push_back(std::move(row));
   }
   std::vector<size_t> width(header.size(), 0);
   for (const auto& row : rows)

@@ -172,9 +172,11 @@ at::Tensor CausalLMImpl::logits(const at::Tensor& hidden) {
   return lm_head ? lm_head(hidden) : at::linear(hidden, model->embed_tokens->weight);
 }
 
-at::Tensor CausalLMImpl::forward(const ForwardInput& input) {
+at::Tensor CausalLMImpl::forward(const ForwardInput& input) { return logits(hidden_states(input)); }
+
+at::Tensor CausalLMImpl::hidden_states(const ForwardInput& input) {
   const bool prefill = !input.cache || input.cache->length == 0;
-  if (!router || !prefill) return logits(model->forward(input));
+  if (!router || !prefill) return model->forward(input);
   // Routed prefill: the shallow layers once, the router, then the deep layers with each sample's adapter.
   const int64_t split = router->layer();
   RETAIN_CHECK(0 <= split && split < config.num_hidden_layers, "model", "the router splits after layer {}, outside [0, {})",
@@ -186,7 +188,7 @@ at::Tensor CausalLMImpl::forward(const ForwardInput& input) {
                "the routing mask must be (batch, tokens) = ({}, {}), got [{}]", hidden.size(0), hidden.size(1),
                fmt::join(mask.sizes(), ", "));
   router->route(hidden, mask.to(hidden.device()));
-  return logits(model->forward(input, split, -1, hidden));
+  return model->forward(input, split, -1, hidden);
 }
 
 std::vector<std::pair<std::string, AdaptedLinear>> CausalLMImpl::linear_layers() {

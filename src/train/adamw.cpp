@@ -65,6 +65,10 @@ void AdamW::step() {
     }
     at::_foreach_add_(steps, 1.0);
     compat::fused_adamw_(ps, gs, ms, vs, steps, lr, b1, b2, options_.weight_decay, options_.eps);
+    // The contract of an in-place update: the parameter's version counter moves. Caches keyed on
+    // it (SETA's merged working weights, model/sparse_expert.h) rely on that; the fused kernel alone
+    // does not guarantee it, so every updated parameter is bumped here (one more bump is harmless).
+    for (auto& p : ps) p.unsafeGetTensorImpl()->bump_version();
   }
 }
 

@@ -389,6 +389,20 @@ std::vector<Document> tokenize_documents(const Tokenizer& tokenizer, const std::
   return out;
 }
 
+int64_t write_heldout_documents(const PretrainOptions& o, const fs::path& path, int64_t max_documents) {
+  const auto documents = read_documents(list_text_files(o.text, kComponent), o.doc_separator);
+  const auto split = split_documents(documents.size(), o.seed, o.eval_fraction);
+  std::string out;
+  int64_t written = 0;
+  for (size_t d : split.eval) {
+    if (written >= max_documents) break;
+    out += json{{"text", documents[d]}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    ++written;
+  }
+  write_file_atomic(path, out, kComponent);
+  return written;
+}
+
 DocumentSplit split_documents(size_t count, uint64_t seed, double fraction) {
   DocumentSplit split;
   std::vector<uint64_t> hash(count);
@@ -716,6 +730,8 @@ PretrainSummary pretrain(const PretrainOptions& given) {
                  {"train_seconds", previous_seconds + train_seconds},
                  {"wall_seconds", summary.seconds},
                  {"tokens_per_second", summary.tokens_per_second}};
+  if (o.general_text_documents > 0)
+    report["general_text_documents"] = write_heldout_documents(o, o.out / "general_text.jsonl", o.general_text_documents);
   write_file_atomic(o.out / "pretrain.json", report.dump(2) + "\n", kComponent);
   return summary;
 }

@@ -14,6 +14,8 @@
 #include "retain/train/replay.h"
 #include "retain/train/seta.h"
 
+#include <map>
+
 namespace retain {
 
 namespace {
@@ -88,6 +90,29 @@ std::unique_ptr<Method> make_method(const std::string& name, const json& setting
   settings::read(none, settings, where);
   if (name == "seqft") return std::make_unique<SeqFT>();
   return std::make_unique<MultiTask>();
+}
+
+MethodDefaultLr method_default_lr(const std::string& name) {
+  check_known(name);
+  // The papers' decoder-LLM (7B) settings where their code has them; docs/methods/defaults.md cites
+  // each file. A 7B model's learning rate is usually far too small for retain's own small models:
+  // set [optim].lr or sweep it (--sweep optim.lr=...) there.
+  static const std::map<std::string, MethodDefaultLr> table = {
+      {"seqft", {1e-5, "TRACE scripts/train_seq_naive.sh (full fine-tuning, LLaMA-2-7B)"}},
+      {"seqlora", {1e-4, "TRACE scripts/train_lora.sh (LoRA r 8, LLaMA-2-7B)"}},
+      {"inclora", {1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"}},
+      {"olora", {1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"}},
+      {"inflora", {3e-4, "gainlora gen_script_long_order3_t5_inflora.sh (InfLoRA on T5-large)"}},
+      {"osft", {1e-5, "orthogonal-subspace-learning notebooks/llama-single-gpu-code/test.py (LLaMA-2-7B)"}},
+      {"ewc", {1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"}},
+      {"lwf", {1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"}},
+      {"replay", {1e-5, "TRACE scripts/train_replay.sh (LLaMA-2-7B)"}},
+      {"mtl", {1e-5, "no public setting; seqft's (full fine-tuning, TRACE)"}},
+      {"pertask", {1e-4, "TRACE scripts/train_lora.sh (one LoRA per task)"}},
+      {"asr", {1e-4, "Any-SSR scripts/train_lora_*.sh (LLaMA-2-7B-chat)"}},
+      {"seta", {1e-4, "no public code (our design: the adapters' 1e-4)"}},
+  };
+  return table.at(name);
 }
 
 json method_settings(const std::string& name, const json& settings) {

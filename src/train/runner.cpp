@@ -7,8 +7,10 @@
 #include "retain/core/torch_compat.h"
 #include "retain/train/registry.h"
 #include "retain/train/resume.h"
+#include "retain/train/general_text.h"
 
 #include <chrono>
+#include <set>
 
 namespace retain {
 
@@ -27,11 +29,29 @@ RunConfig RunConfig::from_json(const json& config, const std::string& where) {
   if (config.contains("method")) {
     RETAIN_CHECK(config["method"].is_object(), "config", "{}: [method] must hold one table per method", where);
     for (auto it = config["method"].begin(); it != config["method"].end(); ++it) {
-      method_settings(it.key(), *it);  // validates the name and every key now, not mid-run
-      c.methods[it.key()] = *it;
+      RETAIN_CHECK(it->is_object(), "config", "{}: [method.{}] must be a table of settings, found {}", where, it.key(),
+                   it->dump());
+      c.set_method_table(it.key(), *it, "method." + it.key());  // validates the name and every key now
     }
   }
   return c;
+}
+
+void RunConfig::set_method_table(const std::string& name, const json& table, const std::string& where) {
+  const auto& optim_keys = optimizer_keys();
+  json own = methods.contains(name) ? methods[name] : json::object();
+  json opt = method_optim.contains(name) ? method_optim[name] : json::object();
+  for (auto it = table.begin(); it != table.end(); ++it) {
+    if (std::find(optim_keys.begin(), optim_keys.end(), it.key()) != optim_keys.end())
+      opt[it.key()] = *it;
+    else
+      own[it.key()] = *it;
+  }
+  method_settings(name, own);  // the method's name and its own keys (unknown ones suggest an optim key too)
+  OptimizerSettings check;
+  settings::read(check, opt, where);  // types
+  methods[name] = own;
+  if (!opt.empty()) method_optim[name] = opt;
 }
 
 void RunConfig::set(const std::string& assignment) {
@@ -48,14 +68,37 @@ void RunConfig::set(const std::string& assignment) {
     const auto dot2 = key.find('.');
     RETAIN_CHECK(dot2 != std::string::npos, "config", "--set {}: expected method.<name>.<key>", path);
     const std::string name = key.substr(0, dot2), field = key.substr(dot2 + 1);
-    json table = methods.contains(name) ? methods[name] : json::object();
-    table[field] = settings::detail::parse_override_value(value);
-    method_settings(name, table);
-    methods[name] = table;
+    set_method_table(name, json{{field, settings::detail::parse_override_value(value)}}, "method." + name);
     return;
   }
   fail("config", "--set {}: unknown section \"{}\"{} (sections: run, optim, eval, method)", path, section,
        did_you_mean(section, {"run", "optim", "eval", "method"}));
+}
+
+OptimizerSettings RunConfig::optim_for(const std::string& method) const {
+  OptimizerSettings o = optim;
+  if (o.lr == 0) o.lr = method_default_lr(method).lr;
+  if (method_optim.contains(method)) settings::read(o, method_optim[method], "method." + method);
+  return o;
+}
+
+std::string RunConfig::lr_source(const std::string& method) const {
+  if (method_optim.contains(method) && method_optim[method].contains("lr")) return "method." + method + ".lr";
+  if (optim.lr != 0) return "optim.lr";
+  return "default of " + method + ": " + method_default_lr(method).source;
+}
+
+void RunConfig::validate(const std::vector<std::string>& method_names) const {
+  run.validate();
+  eval.validate();
+  RETAIN_CHECK(optim.lr >= 0, "config", "optim.lr must be positive (or 0: each method's default), got {}", optim.lr);
+  OptimizerSettings global = optim;
+  if (global.lr == 0) global.lr = 1;  // stands for the methods' defaults here; each is checked below
+  global.validate("optim");
+  for (const auto& name : method_names) {
+    make_method(name, methods.contains(name) ? methods[name] : json());  // name, keys, values
+    optim_for(name).validate(method_optim.contains(name) ? "method." + name : "optim");
+  }
 }
 
 json RunConfig::to_json(const std::vector<std::string>& method_names) const {
@@ -64,15 +107,30 @@ json RunConfig::to_json(const std::vector<std::string>& method_names) const {
   EvalSettings e = eval;
   json out = {{"run", settings::to_json(r)}, {"optim", settings::to_json(o)}, {"eval", settings::to_json(e)}};
   json m = json::object();
-  for (const auto& name : method_names) m[name] = method_settings(name, methods.contains(name) ? methods[name] : json());
+  for (const auto& name : method_names) {
+    json table = method_settings(name, methods.contains(name) ? methods[name] : json());
+    if (method_optim.contains(name)) table.update(method_optim[name]);
+    m[name] = table;
+  }
   out["method"] = m;
   return out;
 }
 
 void RunSettings::validate() const {
-  RETAIN_CHECK(autocast == "off" || autocast == "bf16", "config", "run.autocast: expected off | bf16, got \"{}\"", autocast);
+  RETAIN_CHECK(autocast == "off" || autocast == "bf16", "config", "run.autocast = \"{}\" is not known: expected off | bf16",
+               autocast);
+  RETAIN_CHECK(dtype == "float32" || dtype == "bfloat16" || dtype == "float16" || dtype == "float64", "config",
+               "run.dtype = \"{}\" is not known: expected float32 | bfloat16 | float16 | float64", dtype);
+  try {
+    parse_device(device);
+  } catch (const Error& e) {
+    fail("config", "run.device = \"{}\": {}", device, e.message());
+  }
   RETAIN_CHECK(autocast == "off" || device.rfind("cuda", 0) == 0, "config",
                "run.autocast = bf16 needs run.device = cuda (autocast is a CUDA feature here); got device \"{}\"", device);
+  RETAIN_CHECK(max_length >= 2, "config", "run.max_length must be at least 2 (one prompt and one answer token), got {}",
+               max_length);
+  RETAIN_CHECK(seed >= 0, "config", "run.seed must be >= 0, got {}", seed);
   RETAIN_CHECK(checkpoint_every_steps >= 0, "config", "run.checkpoint_every_steps must be >= 0, got {}", checkpoint_every_steps);
   RETAIN_CHECK(checkpoint_every_minutes >= 0, "config", "run.checkpoint_every_minutes must be >= 0, got {}",
                checkpoint_every_minutes);
@@ -116,12 +174,44 @@ uint64_t file_size_or_zero(const std::filesystem::path& p) {
 
 }  // namespace
 
+void validate_tasks(const std::vector<Task>& tasks, const EvalSettings& eval) {
+  RETAIN_CHECK(!tasks.empty(), "run", "no tasks given");
+  std::set<std::string> seen;
+  for (const auto& t : tasks) {
+    RETAIN_CHECK(seen.insert(t.name).second, "run", "two tasks are named \"{}\" ({}); task names must differ",
+                 t.name, t.source);
+    RETAIN_CHECK(!t.train.empty(), "run", "task \"{}\" ({}) has no training examples", t.name, t.source);
+    RETAIN_CHECK(!t.test.empty(), "run", "task \"{}\" ({}) has no test examples", t.name, t.source);
+    if (eval.scoring == "rank")
+      RETAIN_CHECK(t.type == TaskType::Classification && !t.labels.empty(), "config",
+                   "eval.scoring = rank ranks label strings, but task \"{}\" ({}) is a {} task without labels: use "
+                   "eval.scoring = generate",
+                   t.name, t.source, to_string(t.type));
+  }
+}
+
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
                          const std::function<void(const Task&, const StepInfo&)>& progress, bool resume) {
+  MethodRunOptions options;
+  options.progress = progress;
+  options.resume = resume;
+  return run_method(method_name, model_dir, tasks, config, out_dir, options);
+}
+
+MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
+                         const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
+                         const MethodRunOptions& options) {
   namespace fs = std::filesystem;
-  RETAIN_CHECK(!tasks.empty(), "run", "no tasks given");
-  config.run.validate();
+  const auto& progress = options.progress;
+  const bool resume = options.resume;
+  // Everything the user wrote is checked before the model loads.
+  config.validate({method_name});
+  validate_tasks(tasks, config.eval);
+  RETAIN_CHECK(!options.dev || options.dev->size() == tasks.size(), "run", "{} dev splits for {} tasks",
+               options.dev ? options.dev->size() : 0, tasks.size());
+  const auto general_path = resolve_general_text(config.eval.general_text, model_dir);
+  const OptimizerSettings optim = config.optim_for(method_name);
   const auto started = std::chrono::steady_clock::now();
   auto method = make_method(method_name, config.methods.contains(method_name) ? config.methods[method_name] : json());
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
@@ -139,6 +229,14 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
   for (const auto& task : tasks) run.train_data.push_back(tokenize_examples(tokenizer, task, task.train, run.tokenize));
   const std::vector<std::string> base_names = model_state_names(run.model);
+  std::optional<GeneralText> general;
+  if (general_path) {
+    const int64_t positions = run.model->config.max_position_embeddings;
+    const int64_t window = positions > 0 ? std::min(config.run.max_length, positions) : config.run.max_length;
+    general = prepare_general_text(tokenizer, read_general_documents(*general_path), *run.tokenize.eos_token_id,
+                                   window, config.eval.general_tokens);
+    general->source = *general_path;
+  }
 
   const int64_t T = static_cast<int64_t>(tasks.size());
   MethodResults results;
@@ -148,8 +246,18 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   results.matrix = AccuracyMatrix::zeros(names);
   results.scoring = parse_scoring(config.eval.scoring);
   results.config = config.to_json({method_name});
+  {
+    OptimizerSettings used = optim;
+    results.config["optim"] = settings::to_json(used);  // what this method trained with
+  }
+  results.config["optim_lr_source"] = config.lr_source(method_name);
   results.config["model"] = model_dir.string();
   results.config["oracle"] = method->is_oracle();  // pertask uses the true task id: reports say so
+  if (general) {
+    results.config["general_text"] = {{"path", general->source.string()}, {"tokens", general->tokens},
+                                      {"windows", general->windows.size()}, {"documents", general->documents}};
+    results.general_loss = std::vector<double>(static_cast<size_t>(T) + 1, 0.0);
+  }
   const json resolved = method->resolved_settings(run);  // e.g. asr's L_f for this model
   for (const auto& item : resolved.items()) results.config["method"][method_name][item.key()] = item.value();
 
@@ -191,6 +299,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       if (method->is_oracle()) method->select_task(run, i);
       results.matrix.scores[stage][i] = evaluate_task(run.model, tokenizer, tasks[i], run.tokenize, config.eval).score;
     }
+    if (general) (*results.general_loss)[stage] = general_text_loss(run.model, *general, config.eval.batch_size);
     // Routing methods: row stage − 1 of routing_accuracy, the tasks not yet seen left null.
     if (stage > 0)
       if (auto routing = method->routing_accuracy(run, stage)) {
@@ -210,6 +319,9 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                 {"tasks_done", tasks_done},
                 {"matrix", matrix_rows(results.matrix, tasks_done + 1)},
                 {"routing", routing_rows(results.routing_accuracy)},
+                {"general_loss", results.general_loss ? json(std::vector<double>(results.general_loss->begin(),
+                                                                                 results.general_loss->begin() + tasks_done + 1))
+                                                      : json(nullptr)},
                 {"trainable_params", trainable},
                 {"seconds", elapsed()},
                 {"metrics_bytes", file_size_or_zero(metrics_path)},
@@ -232,6 +344,10 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     const json& rows = restored.at("matrix");
     for (size_t r = 0; r < rows.size(); ++r) results.matrix.scores[r] = rows[r].get<std::vector<double>>();
     results.routing_accuracy = routing_from(restored.at("routing"));
+    if (general && restored.contains("general_loss") && restored["general_loss"].is_array()) {
+      const auto saved = restored["general_loss"].get<std::vector<double>>();
+      std::copy(saved.begin(), saved.end(), results.general_loss->begin());
+    }
     trainable = restored.at("trainable_params").get<int64_t>();
     earlier_seconds = restored.at("seconds").get<double>();
     if (first_task > 0) method->load_state(run, first_task, task_point->method);
@@ -276,7 +392,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
         load_model_state(run.model, step_point->model, step_point_path.string());
       };
     }
-    train_task(*method, ctx, config.optim, observe, &checkpointing);
+    train_task(*method, ctx, optim, observe, &checkpointing);
     if (config.run.save_checkpoints) {
       const auto dir = method_dir / "checkpoints" / ("task_" + std::to_string(t + 1));
       fs::create_directories(dir);
@@ -301,6 +417,18 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     RETAIN_CHECK(item.key() == "experts", "run", "method {} reports an unknown results field \"{}\"", method_name,
                  item.key());
     results.experts = item.value();
+  }
+  if (options.dev) {  // sweeps: the final model on each task's dev split (never test)
+    compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
+    method->prepare_evaluation(run, T);
+    std::vector<double> dev;
+    for (int64_t i = 0; i < T; ++i) {
+      if (method->is_oracle()) method->select_task(run, i);
+      dev.push_back(evaluate_examples(run.model, tokenizer, tasks[i], (*options.dev)[i], run.tokenize, config.eval).score);
+    }
+    double mean = 0;
+    for (double d : dev) mean += d / static_cast<double>(T);
+    results.sweep = json{{"dev_scores", dev}, {"dev_aa", mean}};
   }
   results.seconds = elapsed();
   write_method_outputs(out_dir, results);

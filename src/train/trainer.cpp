@@ -27,23 +27,67 @@ const at::Tensor& MethodState::tensor(const std::string& name) const {
 }
 
 int64_t steps_per_task(int64_t examples, const OptimizerSettings& s) {
+  if (s.max_steps > 0) return s.max_steps;
   const int64_t micro = (examples + s.batch_size - 1) / s.batch_size;
   const int64_t per_epoch = (micro + s.grad_accum - 1) / s.grad_accum;
-  const int64_t total = per_epoch * s.epochs;
-  return s.max_steps > 0 ? std::min(total, s.max_steps) : total;
+  return per_epoch * s.epochs;
+}
+
+const std::vector<std::string>& optimizer_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    OptimizerSettings s;
+    auto visitor = [&](const char* key, auto&, const char*) { out.emplace_back(key); };
+    s.visit(visitor);
+    return out;
+  }();
+  return keys;
+}
+
+void OptimizerSettings::validate(const std::string& where) const {
+  RETAIN_CHECK(lr > 0 && std::isfinite(lr), "config", "{}.lr must be a positive number, got {}", where, lr);
+  RETAIN_CHECK(weight_decay >= 0, "config", "{}.weight_decay must be >= 0, got {}", where, weight_decay);
+  RETAIN_CHECK(beta1 >= 0 && beta1 < 1, "config", "{}.beta1 must be in [0, 1), got {}", where, beta1);
+  RETAIN_CHECK(beta2 >= 0 && beta2 < 1, "config", "{}.beta2 must be in [0, 1), got {}", where, beta2);
+  RETAIN_CHECK(eps >= 0, "config", "{}.eps must be >= 0, got {}", where, eps);
+  RETAIN_CHECK(epochs >= 1, "config", "{}.epochs must be at least 1, got {}", where, epochs);
+  RETAIN_CHECK(batch_size >= 1, "config", "{}.batch_size must be at least 1, got {}", where, batch_size);
+  RETAIN_CHECK(grad_accum >= 1, "config", "{}.grad_accum must be at least 1, got {}", where, grad_accum);
+  RETAIN_CHECK(warmup_ratio >= 0 && warmup_ratio < 1, "config", "{}.warmup_ratio must be in [0, 1), got {}", where,
+               warmup_ratio);
+  RETAIN_CHECK(schedule == "constant" || schedule == "linear" || schedule == "cosine", "config",
+               "{}.schedule = \"{}\" is not known: expected constant | linear | cosine", where, schedule);
+  RETAIN_CHECK(max_grad_norm >= 0, "config", "{}.max_grad_norm must be >= 0 (0: no clipping), got {}", where,
+               max_grad_norm);
+  RETAIN_CHECK(max_steps >= 0, "config", "{}.max_steps must be >= 0 (0: epochs decide), got {}", where, max_steps);
+}
+
+std::vector<PlannedStep> plan_task_steps(const std::vector<int64_t>& lengths, const OptimizerSettings& s,
+                                         uint64_t run_seed, int64_t task_index) {
+  RETAIN_CHECK(!lengths.empty(), "train", "a task without training examples has no steps");
+  BatchSamplerOptions options;
+  options.batch_size = s.batch_size;
+  options.seed = run_seed * 1000003ull + static_cast<uint64_t>(task_index);
+  const BatchSampler sampler(lengths, options);
+  const int64_t total = steps_per_task(static_cast<int64_t>(lengths.size()), s);
+  std::vector<PlannedStep> plan;
+  plan.reserve(static_cast<size_t>(total));
+  for (int64_t epoch = 0; static_cast<int64_t>(plan.size()) < total; ++epoch) {
+    const auto batches = sampler.batches(epoch);
+    for (size_t first = 0; first < batches.size() && static_cast<int64_t>(plan.size()) < total;
+         first += static_cast<size_t>(s.grad_accum)) {
+      PlannedStep step;
+      step.epoch = epoch;
+      const size_t last = std::min(batches.size(), first + static_cast<size_t>(s.grad_accum));
+      step.micro_batches.assign(batches.begin() + static_cast<std::ptrdiff_t>(first),
+                                batches.begin() + static_cast<std::ptrdiff_t>(last));
+      plan.push_back(std::move(step));
+    }
+  }
+  return plan;
 }
 
 namespace {
-
-void validate(const OptimizerSettings& s) {
-  RETAIN_CHECK(s.lr > 0, "train", "optim.lr must be positive, got {}", s.lr);
-  RETAIN_CHECK(s.epochs >= 1, "train", "optim.epochs must be at least 1, got {}", s.epochs);
-  RETAIN_CHECK(s.batch_size >= 1, "train", "optim.batch_size must be at least 1, got {}", s.batch_size);
-  RETAIN_CHECK(s.grad_accum >= 1, "train", "optim.grad_accum must be at least 1, got {}", s.grad_accum);
-  RETAIN_CHECK(s.warmup_ratio >= 0 && s.warmup_ratio < 1, "train", "optim.warmup_ratio must be in [0, 1), got {}",
-               s.warmup_ratio);
-  RETAIN_CHECK(s.max_grad_norm >= 0, "train", "optim.max_grad_norm must be >= 0, got {}", s.max_grad_norm);
-}
 
 std::vector<std::pair<std::string, at::Tensor>> rng_state(const at::Device& device) {
   std::vector<std::pair<std::string, at::Tensor>> out;
@@ -69,7 +113,7 @@ int64_t target_tokens(const Batch& batch) {
 TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& s,
                                const std::function<void(const StepInfo&)>& observe,
                                const StepCheckpointing* checkpointing) {
-  validate(s);
+  s.validate();
   const Schedule schedule = parse_schedule(s.schedule);
   torch::manual_seed(ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index) + 17);
   method.on_task_start(ctx);
@@ -92,11 +136,8 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   std::vector<int64_t> lengths;
   lengths.reserve(examples.size());
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
-  BatchSamplerOptions sampler_options;
-  sampler_options.batch_size = s.batch_size;
-  sampler_options.seed = ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index);
-  const BatchSampler sampler(lengths, sampler_options);
-  const int64_t total_steps = steps_per_task(static_cast<int64_t>(examples.size()), s);
+  const std::vector<PlannedStep> plan = plan_task_steps(lengths, s, ctx.run.seed, ctx.task_index);
+  const int64_t total_steps = static_cast<int64_t>(plan.size());
   const int64_t warmup = static_cast<int64_t>(std::floor(s.warmup_ratio * static_cast<double>(total_steps)));
   const int64_t pad = ctx.run.model->config.pad_token_id.value_or(0);
 
@@ -117,84 +158,75 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
 
   ctx.run.model->train();
   const auto task_start = std::chrono::steady_clock::now();
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < s.epochs && step < total_steps; ++epoch) {
-    const auto batches = sampler.batches(epoch);
-    for (size_t first = 0; first < batches.size() && step < total_steps; first += s.grad_accum) {
-      if (step < resume_at) {  // done before the interruption: the batch order is a function of the seed
-        ++step;
-        continue;
+  for (int64_t step = resume_at; step < total_steps; ++step) {  // steps before resume_at were done already
+    const auto step_start = std::chrono::steady_clock::now();
+    const PlannedStep& planned = plan[static_cast<size_t>(step)];
+    std::vector<Batch> micro;
+    int64_t tokens = 0, step_targets = 0;
+    for (const auto& rows : planned.micro_batches) {
+      micro.push_back(collate(examples, rows, pad));
+      step_targets += target_tokens(micro.back());
+      tokens += micro.back().attention_mask.sum().item<int64_t>();
+    }
+    // Every micro-batch's loss is divided by the answer tokens of the whole step, so that the
+    // accumulated gradient equals the gradient of one batch holding all of them.
+    double step_loss = 0, step_extra = 0;
+    for (const auto& batch : micro) {
+      compat::AutocastGuard autocast(ctx.run.autocast_bf16 && ctx.run.device.is_cuda(), at::kBFloat16);
+      at::Tensor logits = method.forward(ctx, batch);
+      auto parts = causal_lm_loss_sum(logits, batch.labels);
+      at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
+      at::Tensor extra = method.extra_loss(ctx, batch, logits);
+      if (extra.defined()) {
+        extra = extra / static_cast<double>(micro.size());
+        step_extra += extra.item<double>();
+        loss = loss + extra;
       }
-      const auto step_start = std::chrono::steady_clock::now();
-      const size_t last = std::min(batches.size(), first + static_cast<size_t>(s.grad_accum));
-      std::vector<Batch> micro;
-      int64_t tokens = 0, step_targets = 0;
-      for (size_t b = first; b < last; ++b) {
-        micro.push_back(collate(examples, batches[b], pad));
-        step_targets += target_tokens(micro.back());
-        tokens += micro.back().attention_mask.sum().item<int64_t>();
-      }
-      // Every micro-batch's loss is divided by the answer tokens of the whole step, so that the
-      // accumulated gradient equals the gradient of one batch holding all of them.
-      double step_loss = 0, step_extra = 0;
-      for (const auto& batch : micro) {
-        compat::AutocastGuard autocast(ctx.run.autocast_bf16 && ctx.run.device.is_cuda(), at::kBFloat16);
-        at::Tensor logits = method.forward(ctx, batch);
-        auto parts = causal_lm_loss_sum(logits, batch.labels);
-        at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
-        at::Tensor extra = method.extra_loss(ctx, batch, logits);
-        if (extra.defined()) {
-          extra = extra / static_cast<double>(micro.size());
-          step_extra += extra.item<double>();
-          loss = loss + extra;
-        }
-        step_loss += parts.sum.item<double>();
-        loss.backward();
-      }
-      method.after_backward(ctx);
-      const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
-      const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-      const double lr = learning_rate_at(schedule, s.lr, step, total_steps, warmup);
-      optimizer.set_lr(lr);
-      optimizer.step();
-      method.after_step(ctx);
-      optimizer.zero_grad();
+      step_loss += parts.sum.item<double>();
+      loss.backward();
+    }
+    method.after_backward(ctx);
+    const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+    const double lr = learning_rate_at(schedule, s.lr, step, total_steps, warmup);
+    optimizer.set_lr(lr);
+    optimizer.step();
+    method.after_step(ctx);
+    optimizer.zero_grad();
 
-      StepInfo info;
-      info.task_index = ctx.task_index;
-      info.epoch = epoch;
-      info.step = step;
-      info.total_steps = total_steps;
-      info.loss = step_loss / static_cast<double>(std::max<int64_t>(1, step_targets));
-      info.extra_loss = step_extra;
-      info.lr = lr;
-      info.grad_norm = grad_norm;
-      info.tokens = tokens;
-      info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
-      if (step == 0) summary.first_loss = info.loss;
-      summary.last_loss = info.loss;
-      summary.tokens += tokens;
-      if (observe) observe(info);
-      ++step;
-      ++steps_since_checkpoint;
-      if (checkpointing && checkpointing->save && step < total_steps) {
-        const auto now = std::chrono::steady_clock::now();
-        const bool by_steps = checkpointing->every_steps > 0 && steps_since_checkpoint >= checkpointing->every_steps;
-        const bool by_time = checkpointing->every_minutes > 0 &&
-                             std::chrono::duration<double>(now - last_checkpoint).count() >= 60 * checkpointing->every_minutes;
-        if (by_steps || by_time) {
-          TrainingState state;
-          state.steps_done = step;
-          state.optimizer = optimizer.state();
-          state.rng = rng_state(ctx.run.device);
-          checkpointing->save(state);
-          last_checkpoint = std::chrono::steady_clock::now();
-          steps_since_checkpoint = 0;
-        }
+    StepInfo info;
+    info.task_index = ctx.task_index;
+    info.epoch = planned.epoch;
+    info.step = step;
+    info.total_steps = total_steps;
+    info.loss = step_loss / static_cast<double>(std::max<int64_t>(1, step_targets));
+    info.extra_loss = step_extra;
+    info.lr = lr;
+    info.grad_norm = grad_norm;
+    info.tokens = tokens;
+    info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    if (step == 0) summary.first_loss = info.loss;
+    summary.last_loss = info.loss;
+    summary.tokens += tokens;
+    if (observe) observe(info);
+    ++steps_since_checkpoint;
+    if (checkpointing && checkpointing->save && step + 1 < total_steps) {
+      const auto now = std::chrono::steady_clock::now();
+      const bool by_steps = checkpointing->every_steps > 0 && steps_since_checkpoint >= checkpointing->every_steps;
+      const bool by_time = checkpointing->every_minutes > 0 &&
+                           std::chrono::duration<double>(now - last_checkpoint).count() >= 60 * checkpointing->every_minutes;
+      if (by_steps || by_time) {
+        TrainingState state;
+        state.steps_done = step + 1;
+        state.optimizer = optimizer.state();
+        state.rng = rng_state(ctx.run.device);
+        checkpointing->save(state);
+        last_checkpoint = std::chrono::steady_clock::now();
+        steps_since_checkpoint = 0;
       }
     }
   }
-  summary.steps = step - resume_at;
+  summary.steps = total_steps - resume_at;
   ctx.run.model->eval();
   for (auto& p : params) p.mutable_grad() = at::Tensor();
   method.on_task_end(ctx);

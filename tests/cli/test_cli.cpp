@@ -673,6 +673,42 @@ TEST(CliRun, BadMethodsSettingsAndTasksAreNamed) {
                {"missing"});
 }
 
+TEST(CliRun, ProtocolFlagsAreCheckedBeforeAnythingLoads) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = write_task(dir, "colors", {"red", "blue"});
+  const std::vector<std::string> base = {"run", "--model", (dir / "no-model").string(), "--task", a.string(),
+                                         "--method", "seqft", "--out", (dir / "o").string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  // Each is reported although the model folder does not exist: the checks come first.
+  expect_error(with({"--set", "method.seqft.schedule=cosin"}),
+               {"method.seqft.schedule = \"cosin\" is not known", "constant | linear | cosine"});
+  expect_error(with({"--sweep", "optim.lrr=1e-4,1e-3"}), {"--sweep optim.lrr", "did you mean \"lr\""});
+  expect_error(with({"--sweep", "optim.lr=1e-4"}), {"at least two values"});
+  expect_error(with({"--set", "eval.general_text=" + (dir / "none.txt").string()}), {"eval.general_text", "no such file"});
+  expect_error(with({}), {"no-model", "config.json"});
+  EXPECT_FALSE(fs::exists(dir / "o" / "config.json"));
+}
+
+TEST(CliPlan, WritesTheStepsAndCandidatesOfARun) {
+  const auto dir = temp_dir("cli_plan");
+  const auto a = write_task(dir, "colors", {"red", "blue"});
+  auto r = run({"plan", "--model", kModel.string(), "--task", a.string(), "--method", "seqlora", "--out",
+                (dir / "plan").string(), "--set", "optim.max_steps=3", "--set", "method.seqlora.lr=1e-2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto plan = json::parse(retain::read_file(dir / "plan" / "plan.json"));
+  EXPECT_EQ(plan["format"], "retain.plan/1");
+  EXPECT_EQ(plan["tasks"][0]["steps"].size(), 3u);
+  EXPECT_EQ(plan["optim"]["lr"], 1e-2);
+  EXPECT_TRUE(fs::exists(dir / "plan" / "initial" / "adapter" / "adapter_config.json"));
+  expect_error(run({"plan", "--model", kModel.string(), "--task", a.string(), "--method", "mtl", "--out",
+                    (dir / "p2").string()}),
+               {"mtl"});
+}
+
 // The end-to-end check of issue 3: three tasks through seqft, inclora and mtl on the tiny model, on
 // the CPU, every results file checked. The cli label runs under a 120 s CTest timeout.
 TEST(CliRun, ThreeTasksThroughSeqftIncloraAndMtlEndToEnd) {

@@ -53,6 +53,20 @@ TEST_F(CudaTrain, FusedAdamWEqualsThePerParameterUpdate) {
     EXPECT_LT(retain::testing::relative_error(fused[i], plain[i]), 1e-6) << "parameter " << i;
 }
 
+TEST_F(CudaTrain, FusedAdamWMovesTheVersionOfEveryUpdatedParameter) {
+  // SETA's merged kernel re-writes its working weights when an expert's version moves; an update
+  // that left the version alone made SETA train on stale values on CUDA (issue 12).
+  if (!retain::compat::has_fused_adamw()) GTEST_SKIP() << "no fused AdamW in this libtorch";
+  const auto device = at::Device("cuda");
+  std::vector<at::Tensor> ps = {torch::randn({8}, device).requires_grad_(true), torch::randn({4}, device).requires_grad_(true)};
+  retain::AdamW a(ps, retain::AdamWOptions{});
+  std::vector<uint32_t> before;
+  for (auto& p : ps) before.push_back(p._version());
+  (ps[0].square().sum() + ps[1].sum()).backward();
+  a.step();
+  for (size_t i = 0; i < ps.size(); ++i) EXPECT_GT(ps[i]._version(), before[i]) << "parameter " << i;
+}
+
 std::vector<double> losses(const fs::path& metrics) {
   std::vector<double> out;
   std::ifstream in(metrics);

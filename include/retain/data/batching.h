@@ -55,6 +55,11 @@ std::vector<int64_t> special_prefix(const Tokenizer& tokenizer, const std::strin
 TokenizedExample tokenize_example(const Tokenizer& tokenizer, const std::string& prompt, const std::string& target,
                                   const TokenizeOptions& options);
 
+/// tokenize_example from parts already encoded (the special prefix, encode(prompt), encode(target)):
+/// the same ids and truncation, for callers that reuse a prompt's or a label's ids (rank scoring).
+TokenizedExample assemble_example(const std::vector<int64_t>& prefix, std::vector<int64_t> prompt_ids,
+                                  std::vector<int64_t> target_ids, const TokenizeOptions& options);
+
 /// A generation prompt: prefix + prompt, prompt tokens dropped from the left beyond max_length.
 std::vector<int64_t> tokenize_prompt(const Tokenizer& tokenizer, const std::string& prompt,
                                      const TokenizeOptions& options);

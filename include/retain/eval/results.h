@@ -15,7 +15,11 @@
 //    "routing_accuracy": null | [[1.0, null], [0.98, 0.99]]  (T rows: row j = after task j + 1),
 //    "scoring": "generate" | "rank", "seconds": 12.5, "trainable_params": 8192, "total_params": 1000000,
 //    "config": {...resolved configuration...},
-//    "experts": [{...}, ..T objects..]}  (only for methods that report it: seta's entries per task)
+//    "experts": [{...}, ..T objects..],  (only for methods that report it: seta's entries per task)
+//    "general_loss": [..T + 1 values..],  (only with a general text: its LM loss in nats per token,
+//                                          row 0 = base model, row j = after task j; eval.general_text)
+//    "sweep": {"key": "optim.lr", "values": [...], "dev_aa": [...], "chosen": value,
+//              "dev": "dev split" | "<share> of train"}}  (only when the run was a sweep)
 #pragma once
 
 #include "retain/core/json.h"
@@ -57,11 +61,14 @@ struct MethodResults {
   int64_t total_params = 0;
   json config = json::object();
   std::optional<json> experts;  // per task, one object (seta: unique and shared entries); absent: none
+  std::optional<std::vector<double>> general_loss;  // T + 1 finite values ≥ 0; absent: no general text
+  std::optional<json> sweep;  // the candidates and their dev scores; absent: not a sweep
 
   TransferMetrics metrics() const { return compute_metrics(matrix); }
   /// Throws "[results] ..." on a bad method name, matrix, routing shape, negative counts or times,
-  /// trainable_params > total_params, a config that is not an object, or experts that are not one
-  /// object per task.
+  /// trainable_params > total_params, a config that is not an object, experts that are not one
+  /// object per task, general_loss without T + 1 finite non-negative values, or a sweep that is not
+  /// an object.
   void validate() const;
   /// The results.json object, keys in the documented order.
   ordered_json to_json() const;
@@ -125,7 +132,9 @@ class MetricsLog {
 };
 
 /// A fixed-width text table for the terminal, one row per method in the given order:
-///   method  AA  BWT  FWT  forgetting  trainable  seconds
+///   method  AA  BWT  FWT  forgetting  [LM loss Δ]  trainable  seconds
+/// (LM loss Δ, the general text's loss after the last task minus before the first, only when some
+/// method has a general_loss; "—" for one that has none)
 /// scores as percentages with one decimal ("—" for an undefined metric), trainable parameters
 /// abbreviated (K, M, B; 3 significant digits) with their share of all parameters, seconds with one
 /// decimal. Method names left-aligned, numbers right-aligned, columns two spaces apart; each line

@@ -100,8 +100,12 @@ class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& config);
   /// Logits (B, T, vocab) in the compute dtype. Routes the prefill when `router` is set.
+  /// = logits(hidden_states(input)).
   at::Tensor forward(const ForwardInput& input);
-  /// Logits from final hidden states (applies lm_head or the tied embedding).
+  /// The final hidden states (B, T, hidden), after the final norm, routed as forward() routes: for
+  /// taking logits at some positions only (rank scoring).
+  at::Tensor hidden_states(const ForwardInput& input);
+  /// Logits from final hidden states (B, …, hidden) (applies lm_head or the tied embedding).
   at::Tensor logits(const at::Tensor& hidden);
   /// Every AdaptedLinear with its HF module name ("model.layers.0.self_attn.q_proj", "lm_head").
   std::vector<std::pair<std::string, AdaptedLinear>> linear_layers();

@@ -31,6 +31,7 @@ class AdamW {
   AdamW(std::vector<at::Tensor> params, AdamWOptions options);
 
   /// One update of every parameter that has a gradient (others are skipped, as torch's AdamW does).
+  /// Every updated parameter's version counter moves (as after any in-place op), on the fused path too.
   void step();
   /// Drops the gradients (set to undefined).
   void zero_grad();

@@ -4,6 +4,11 @@
 // scored with the task's metric (normalised exact match for classification); `rank` — for
 // classification only, each label's " label" + eos scored by its summed log-likelihood after the
 // prompt and the best one taken (faster, never off-list). The report says which was used.
+//
+// Rank scoring is batched: eval.batch_size examples per forward, each with all its label
+// candidates as rows (examples × labels rows), the vocabulary projection taken only at the answer
+// positions, and the scores read back once per batch. A routed model routes every row on its prompt
+// alone, so all candidates of an example get the same route.
 #pragma once
 
 #include "retain/core/settings.h"
@@ -21,14 +26,25 @@ struct EvalSettings {
   int64_t batch_size = 16;
   int64_t max_new_tokens = 16;
   int64_t max_examples = 0;  // 0: the whole test split
+  std::string general_text = "auto";
+  int64_t general_tokens = 16384;
+  double dev_share = 0.1;
 
   template <class V>
   void visit(V& v) {
     v("scoring", scoring, "generate | rank");
-    v("batch_size", batch_size, "prompts per generation batch");
+    v("batch_size", batch_size, "examples per batch: generation prompts, or rank-scoring examples (each with all its labels)");
     v("max_new_tokens", max_new_tokens, "generation length limit");
     v("max_examples", max_examples, "score only the first N test examples (0: all)");
+    v("general_text", general_text,
+      "held-out general text whose language-modelling loss is measured before and after every task: a .jsonl "
+      "file of {\"text\"} documents or a text file of one document per line; auto: the model folder's "
+      "general_text.jsonl when it has one (retain's own models: held-out pretraining documents); off: none");
+    v("general_tokens", general_tokens, "tokens of the general text scored (from its start)");
+    v("dev_share", dev_share, "sweeps: share of train held out as the dev split of a task that has none (seeded)");
   }
+  /// Errors name the key and the accepted values.
+  void validate() const;
 };
 
 struct TaskEvaluation {
@@ -36,8 +52,19 @@ struct TaskEvaluation {
   std::vector<std::string> predictions;  // one per scored example
 };
 
-/// Scores `task`'s test split. `eos_token_ids` end generation.
+/// Scores `task`'s test split (its first eval.max_examples examples).
 TaskEvaluation evaluate_task(CausalLM& model, const Tokenizer& tokenizer, const Task& task,
                              const TokenizeOptions& tokenize, const EvalSettings& settings);
+
+/// Scores `examples` of `task` (any split), all of them.
+TaskEvaluation evaluate_examples(CausalLM& model, const Tokenizer& tokenizer, const Task& task,
+                                 const std::vector<Example>& examples, const TokenizeOptions& tokenize,
+                                 const EvalSettings& settings);
+
+/// Rank scoring's scores: (examples × labels) float64 on the CPU, entry [e][l] the summed
+/// log-likelihood of label l's target tokens (and eos) after example e's prompt. `batch_size`
+/// examples per forward.
+at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const Task& task,
+                             const std::vector<Example>& examples, const TokenizeOptions& tokenize, int64_t batch_size);
 
 }  // namespace retain

@@ -24,7 +24,9 @@
 // Outputs: OUT/config.json (the given config with bos/eos/pad ids of the tokenizer),
 // OUT/model.safetensors (`dtype_out`), OUT/tokenizer.json (copy), OUT/generation_config.json,
 // OUT/pretrain.json (command line, version, data files with sha256, token counts, losses, wall time,
-// device), OUT/metrics.jsonl (one record per step and per evaluation), OUT/loss.csv.
+// device), OUT/metrics.jsonl (one record per step and per evaluation), OUT/loss.csv, and
+// OUT/general_text.jsonl: the first `general_text_documents` held-out documents as {"text"} lines,
+// which `retain run` scores as the model's general text (train/general_text.h).
 #pragma once
 
 #include "retain/core/json.h"
@@ -65,6 +67,8 @@ struct PretrainOptions {
   bool overwrite = false;  // allow an OUT that holds files but no checkpoint
   std::string dtype_out = "float32";
   int threads = 0;                        // tokenization threads (0: all cores)
+  int64_t general_text_documents = 2000;  // held-out documents copied to OUT/general_text.jsonl (0: none)
+  bool general_text_only = false;         // write OUT/general_text.jsonl only, no training
   std::vector<std::string> command_line;  // recorded in pretrain.json
 };
 
@@ -74,6 +78,11 @@ using Document = std::vector<int32_t>;
 /// Reads the documents of `files` (see the header comment); errors name the file and line.
 std::vector<std::string> read_documents(const std::vector<std::filesystem::path>& files,
                                         const std::string& doc_separator);
+
+/// Writes the held-out documents of the corpus `o` describes (text, doc_separator, seed,
+/// eval_fraction: the same split as pretraining) to `path` as {"text"} lines, the first
+/// `max_documents` of them in corpus order; returns how many. Written atomically.
+int64_t write_heldout_documents(const PretrainOptions& o, const std::filesystem::path& path, int64_t max_documents);
 
 /// Encodes documents in parallel (`threads` ≥ 1; the Tokenizer is safe to share between threads).
 std::vector<Document> tokenize_documents(const Tokenizer& tokenizer, const std::vector<std::string>& documents,

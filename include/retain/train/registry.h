@@ -21,4 +21,12 @@ std::unique_ptr<Method> make_method(const std::string& name, const json& setting
 /// The resolved settings of a method (defaults filled in), for the saved run config.
 json method_settings(const std::string& name, const json& settings);
 
+/// The learning rate a method trains with when the run leaves it unset ([optim].lr = 0 and no lr in
+/// [method.<name>]): the value its paper's public training scripts use, with where it comes from.
+struct MethodDefaultLr {
+  double lr = 0;
+  std::string source;  // "TRACE scripts/train_seq_naive.sh (LLaMA-2-7B)", ...
+};
+MethodDefaultLr method_default_lr(const std::string& name);
+
 }  // namespace retain

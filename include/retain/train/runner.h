@@ -2,7 +2,8 @@
 //
 // Row 0 of the accuracy matrix scores every task with the untouched model; after training task j the
 // method prepares task-agnostic inference and every task's test split is scored again (row j).
-// Writes OUT/<method>/{results.json, matrix.csv, metrics.jsonl} and returns the results.
+// Writes OUT/<method>/{results.json, matrix.csv, metrics.jsonl} and returns the results. With a
+// general text (eval.general_text), every row also measures its language-modelling loss.
 #pragma once
 
 #include "retain/core/settings.h"
@@ -43,23 +44,41 @@ struct RunSettings {
     v("checkpoint_every_steps", checkpoint_every_steps, "mid-task resume point every N optimizer steps (0: off)");
     v("checkpoint_every_minutes", checkpoint_every_minutes, "mid-task resume point every N minutes (0: off)");
   }
-  /// Errors name the key and the accepted values.
+  /// Errors name the key and the accepted values (dtype and device names included; cuda needs CUDA).
   void validate() const;
 };
 
 /// The whole configuration of a run, as read from TOML, overridden from the command line, and saved
 /// with the results: [run], [optim], [eval], [method.<name>].
+///
+/// Optimizer settings per method. A `[method.<name>]` table may hold any [optim] key (lr, weight_decay,
+/// warmup_ratio, max_steps, ...); it overrides [optim] for that method. [optim].lr is 0 unless set:
+/// each method then trains with its own default (registry.h method_default_lr, the paper's value).
+/// So: a method table's key > [optim] > the method's default lr > OptimizerSettings' defaults.
 struct RunConfig {
+  RunConfig() { optim.lr = 0; }
   RunSettings run;
-  OptimizerSettings optim;
+  OptimizerSettings optim;  // lr 0: each method's default
   EvalSettings eval;
-  json methods = json::object();  // method name → its settings table
+  json methods = json::object();       // method name → the method's own settings from its table
+  json method_optim = json::object();  // method name → the [optim] keys given in its table
 
   /// From the parsed TOML; unknown sections or keys are errors with the closest valid name.
   static RunConfig from_json(const json& config, const std::string& where);
-  /// Applies "section.key=value" (e.g. "optim.lr=1e-4", "method.inclora.r=16").
+  /// Applies "section.key=value" (e.g. "optim.lr=1e-4", "method.inclora.r=16", "method.osft.lr=1e-5").
   void set(const std::string& assignment);
-  /// The resolved values of every section (methods: only those named).
+  /// Merges one `[method.<name>]` table: its [optim] keys into method_optim, the rest into methods;
+  /// both checked now (names, types and values), errors naming `where`.
+  void set_method_table(const std::string& name, const json& table, const std::string& where);
+  /// The optimizer settings `method` trains with (see above).
+  OptimizerSettings optim_for(const std::string& method) const;
+  /// Where optim_for(method).lr comes from: "method.<name>.lr", "optim.lr" or the method's default.
+  std::string lr_source(const std::string& method) const;
+  /// Every section, and for each of `method_names` its table and optimizer settings, checked before
+  /// anything is loaded; errors name the key and the accepted values.
+  void validate(const std::vector<std::string>& method_names) const;
+  /// The resolved values of every section (methods: only those named, each table with the method's
+  /// settings and the [optim] keys it overrides).
   json to_json(const std::vector<std::string>& method_names) const;
 };
 
@@ -75,5 +94,20 @@ struct RunConfig {
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
                          const std::function<void(const Task&, const StepInfo&)>& progress = {}, bool resume = false);
+
+struct MethodRunOptions {
+  std::function<void(const Task&, const StepInfo&)> progress;  // every optimizer step
+  bool resume = false;
+  /// Sweeps: each task's dev examples (tasks.size() lists). After the last task the final model scores
+  /// them too, into results.sweep = {"dev_scores": [...], "dev_aa": mean}; the test rows are unchanged.
+  const std::vector<std::vector<Example>>* dev = nullptr;
+};
+MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
+                         const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
+                         const MethodRunOptions& options);
+
+/// The checks run_method makes of a task list before anything loads: at least one task, distinct
+/// names, non-empty train and test splits, and classification tasks with labels under rank scoring.
+void validate_tasks(const std::vector<Task>& tasks, const EvalSettings& eval);
 
 }  // namespace retain

@@ -23,7 +23,7 @@ struct OptimizerSettings {
   double warmup_ratio = 0.0;
   std::string schedule = "linear";
   double max_grad_norm = 1.0;  // 0 = no clipping
-  int64_t max_steps = 0;       // per task; 0 = epochs decide
+  int64_t max_steps = 0;       // per task; > 0: exactly this many, cycling the data (transformers' meaning)
 
   template <class V>
   void visit(V& v) {
@@ -38,9 +38,16 @@ struct OptimizerSettings {
     v("warmup_ratio", warmup_ratio, "share of a task's steps spent warming up");
     v("schedule", schedule, "constant | linear | cosine");
     v("max_grad_norm", max_grad_norm, "clip the global gradient norm (0: off)");
-    v("max_steps", max_steps, "optimizer steps per task (0: as many as epochs give)");
+    v("max_steps", max_steps,
+      "optimizer steps per task; > 0 sets the count exactly, cycling the re-shuffled data as often as needed "
+      "(epochs is then ignored), as transformers' TrainingArguments.max_steps; 0: epochs decide");
   }
+  /// Every value in range and `schedule` a known name; errors name `where`.key and the accepted values.
+  void validate(const std::string& where = "optim") const;
 };
+
+/// The names of OptimizerSettings' keys, in visit order (what `[method.<name>]` tables may override).
+const std::vector<std::string>& optimizer_keys();
 
 /// One optimizer step's record, passed to the observer.
 struct StepInfo {
@@ -91,7 +98,23 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
                                const std::function<void(const StepInfo&)>& observe = {},
                                const StepCheckpointing* checkpointing = nullptr);
 
-/// Number of optimizer steps train_task will make for `examples` examples.
+/// Number of optimizer steps train_task will make for `examples` examples: max_steps when it is set,
+/// else ⌈⌈examples / batch_size⌉ / grad_accum⌉ × epochs.
 int64_t steps_per_task(int64_t examples, const OptimizerSettings& settings);
+
+/// One optimizer step of a task: its epoch (a pass over the data; max_steps cycles through as many as
+/// it needs) and its micro-batches as example indices.
+struct PlannedStep {
+  int64_t epoch = 0;
+  std::vector<std::vector<int64_t>> micro_batches;
+};
+
+/// Every optimizer step train_task makes for task `task_index` of a run seeded `run_seed`, whose
+/// training examples have token counts `lengths`: the seeded length-grouped batches of each epoch
+/// (data/batching.h), grad_accum micro-batches per step (the last step of an epoch may have fewer),
+/// epochs re-shuffled until the step count is reached. train_task trains on exactly this plan;
+/// `retain plan` writes it out for peers.
+std::vector<PlannedStep> plan_task_steps(const std::vector<int64_t>& lengths, const OptimizerSettings& settings,
+                                         uint64_t run_seed, int64_t task_index);
 
 }  // namespace retain

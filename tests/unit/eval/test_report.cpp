@@ -191,6 +191,17 @@ TEST(Report, NumbersInThePageAreTheRunsNumbers) {
 }
 
 // Ties at the shown precision: no column is highlighted when every method has the same value.
+TEST(Report, GeneralTextLossGetsAChartWhenAMethodMeasuredIt) {
+  const auto run = make_run(temp_dir("report"), {"sst2", "agnews"}, {"seqft", "olora"});
+  auto report = retain::read_run_report(run.dir);
+  EXPECT_EQ(retain::render_report_html(report).find("general-loss"), std::string::npos);  // none measured
+  report.methods[0].general_loss = std::vector<double>{3.0, 3.5, 4.25};
+  const std::string html = retain::render_report_html(report);
+  EXPECT_NE(html.find("id=\"general\""), std::string::npos);
+  EXPECT_NE(html.find("general-loss"), std::string::npos);
+  EXPECT_EQ(markup_problem(html), "");
+}
+
 TEST(Report, NoHighlightWhenAllMethodsTie) {
   retain::RunReport report;
   report.tasks = {"a", "b"};

@@ -175,6 +175,25 @@ TEST(Results, ComparisonTable) {
   EXPECT_EQ(retain::format_comparison_table({two_task_results(), one_task_results()}), expected);
 }
 
+TEST(Results, GeneralLossAndSweepRoundTripAndAreChecked) {
+  auto r = two_task_results();
+  r.general_loss = std::vector<double>{3.25, 3.5, 3.75};
+  r.sweep = retain::json{{"key", "optim.lr"}, {"values", {"1e-4", "1e-3"}}, {"dev_aa", {0.5, 0.75}}, {"chosen", "1e-3"}};
+  const auto dir = temp_dir("results_general");
+  retain::write_results_json(dir / "results.json", r);
+  const auto back = retain::read_results_json(dir / "results.json");
+  EXPECT_EQ(*back.general_loss, *r.general_loss);
+  EXPECT_EQ(*back.sweep, *r.sweep);
+  // The table gains the change of the general text's loss, last row minus first: +0.500.
+  const std::string table = retain::format_comparison_table({r, one_task_results()});
+  EXPECT_NE(table.find("LM loss Δ"), std::string::npos) << table;
+  EXPECT_NE(table.find("+0.500"), std::string::npos) << table;
+  r.general_loss = std::vector<double>{3.25, 3.5};
+  EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss has 2 values, expected 3"), std::string::npos);
+  r.general_loss = std::vector<double>{3.25, std::nan(""), 1};
+  EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss[1]"), std::string::npos);
+}
+
 TEST(Results, ComparisonTableRoundsTinyNegativesToZero) {
   auto r = two_task_results();
   r.matrix.scores = {{0.5, 0.5}, {0.7, 0.5}, {0.7 - 1e-9, 0.5}};  // BWT −1e-9 → "0.0", not "-0.0"

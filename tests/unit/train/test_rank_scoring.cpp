@@ -1,0 +1,107 @@
+// Batched rank scoring (train/evaluator.h) against the oracle it replaced: one forward per label
+// candidate, the full (T, vocab) log-softmax, the answer tokens' log-probabilities summed. float64 on
+// the tiny fixture model, so the two differ only by summation order (1e-10 relative); the answers,
+// argmax of the scores, must then be identical. Also through a routed model (ASR), where every
+// candidate row must take its prompt's route.
+#include "train_test_util.h"
+#include "retain/data/prompt.h"
+#include "retain/train/asr.h"
+#include "retain/train/evaluator.h"
+#include "retain/train/loss.h"
+#include "retain/train/runner.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using retain::testing::make_run;
+using retain::testing::make_task;
+using retain::testing::temp_dir;
+
+const fs::path kModel = retain::testing::tiny_model_dir();
+
+// The scores as the evaluator computed them before batching: one candidate at a time.
+at::Tensor one_by_one(retain::CausalLM& model, const retain::Tokenizer& tok, const retain::Task& task,
+                      const std::vector<retain::Example>& examples, const retain::TokenizeOptions& o) {
+  torch::NoGradGuard no_grad;
+  auto out = at::zeros({static_cast<int64_t>(examples.size()), static_cast<int64_t>(task.labels.size())}, at::kDouble);
+  for (size_t e = 0; e < examples.size(); ++e)
+    for (size_t l = 0; l < task.labels.size(); ++l) {
+      retain::Example as_label{examples[e].input, task.labels[l]};
+      const auto ex = retain::tokenize_example(tok, retain::format_prompt(task, as_label),
+                                               retain::format_target(task, as_label), o);
+      const auto batch = retain::collate({ex}, {0}, 0);
+      retain::ForwardInput in;
+      in.input_ids = batch.input_ids;
+      in.attention_mask = batch.attention_mask;
+      in.route_mask = batch.attention_mask * batch.labels.eq(retain::kIgnoreIndex);
+      const auto logp = at::log_softmax(model->forward(in).to(at::kDouble), -1);
+      double sum = 0;
+      for (int64_t p = ex.prompt_length; p < static_cast<int64_t>(ex.ids.size()); ++p)
+        sum += logp[0][p - 1][ex.ids[p]].item<double>();
+      out[e][l] = sum;
+    }
+  return out;
+}
+
+retain::Task labelled_task(const fs::path& root) {
+  auto task = retain::load_task(make_task(root, "colors", {"red", "blue", "green", "dark purple"}, 1));
+  task.test = {{"say red", "red"}, {"say dark purple please", "dark purple"}, {"blue", "blue"},
+               {"a longer sentence that says green", "green"}, {"say", "red"}};
+  return task;
+}
+
+TEST(RankScoring, BatchedScoresEqualOneForwardPerCandidate) {
+  const auto root = temp_dir("rank");
+  const auto task = labelled_task(root);
+  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  auto run = make_run({task}, at::kDouble, tok);
+  const auto reference = one_by_one(run.model, tok, task, task.test, run.tokenize);
+  for (int64_t batch : {1, 2, 5, 16}) {
+    SCOPED_TRACE(batch);
+    const auto scores = retain::rank_label_scores(run.model, tok, task, task.test, run.tokenize, batch);
+    ASSERT_EQ(scores.sizes(), reference.sizes());
+    EXPECT_LT(retain::testing::relative_error(scores, reference), 1e-10);
+    EXPECT_TRUE(at::equal(scores.argmax(1), reference.argmax(1)));
+  }
+  // The answers the evaluator gives are the argmax, the first label on ties.
+  retain::EvalSettings s;
+  s.scoring = "rank";
+  s.batch_size = 2;
+  const auto eval = retain::evaluate_examples(run.model, tok, task, task.test, run.tokenize, s);
+  const auto best = reference.argmax(1);
+  for (size_t e = 0; e < task.test.size(); ++e)
+    EXPECT_EQ(eval.predictions[e], task.labels[best[e].item<int64_t>()]) << "example " << e;
+}
+
+TEST(RankScoring, ARoutedModelRoutesEveryCandidateOnItsPrompt) {
+  // ASR after two tasks: batched rows of several examples (each its own route) score as alone.
+  const auto root = temp_dir("rank_routed");
+  const std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
+                                           retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2))};
+  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  auto run = make_run(tasks, at::kDouble, tok);
+  retain::AsrSettings a;
+  a.expansion_dim = 64;
+  a.feature_layers = 1;
+  a.lora.dropout = 0;
+  retain::ASR asr(a);
+  asr.on_run_start(run);
+  retain::OptimizerSettings o;
+  o.lr = 5e-2;
+  o.batch_size = 2;
+  for (int64_t t = 0; t < 2; ++t) {
+    retain::TaskContext ctx{run, t};
+    retain::train_task(asr, ctx, o);
+  }
+  asr.prepare_evaluation(run, 2);
+  std::vector<retain::Example> mixed = {{"say red", "red"}, {"say cat", "cat"}, {"say blue", "blue"}, {"say dog", "dog"}};
+  for (const auto& task : tasks) {
+    const auto reference = one_by_one(run.model, tok, task, mixed, run.tokenize);
+    const auto scores = retain::rank_label_scores(run.model, tok, task, mixed, run.tokenize, 4);
+    EXPECT_LT(retain::testing::relative_error(scores, reference), 1e-10) << task.name;
+  }
+}
+
+}  // namespace
