@@ -122,6 +122,18 @@ void run_run(RunOptions o) {
   for (const auto& s : o.sets) config.set(s);
   std::optional<SweepSpec> sweep;
   if (!o.sweep.empty()) sweep = SweepSpec::parse(o.sweep);
+  // A method table's optimizer key wins over [optim] (runner.h): say so when it hides a flag.
+  std::vector<std::string> flag_keys;
+  if (o.lr) flag_keys.push_back("lr");
+  if (o.epochs) flag_keys.push_back("epochs");
+  if (o.batch_size) flag_keys.push_back("batch_size");
+  for (const auto& s : o.sets)
+    if (s.rfind("optim.", 0) == 0) flag_keys.push_back(s.substr(6, s.find('=') - 6));
+  for (const auto& m : o.methods)
+    for (const auto& key : flag_keys)
+      if (config.method_optim.contains(m) && config.method_optim[m].contains(key))
+        std::cerr << fmt::format("retain run: warning: {} trains with method.{}.{} = {}, not the command line's optim.{}\n",
+                                 m, m, key, config.method_optim[m][key].dump(), key);
 
   // Everything is checked before anything heavy happens: every setting, every method table and
   // the optimizer settings each method gets, every task folder, the model folder.
@@ -133,7 +145,8 @@ void run_run(RunOptions o) {
     for (const auto& path : o.tasks) tasks.push_back(load_task(path));
   }
   validate_tasks(tasks, config.eval);
-  resolve_general_text(config.eval.general_text, o.model);  // a named file must exist
+  if (const auto general = resolve_general_text(config.eval.general_text, o.model))  // exists, and holds documents
+    read_general_documents(*general);
   RETAIN_CHECK(fs::is_regular_file(fs::path(o.model) / "config.json"), "run",
                "--model {}: no config.json there (a Hugging Face model folder is expected)", o.model);
   std::vector<std::string> dev_sources;

@@ -178,7 +178,7 @@ def main():
         optimizer = torch.optim.AdamW(params, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"],
                                       weight_decay=o["weight_decay"], fused=device.type == "cuda")
         total = len(task["steps"])
-        warmup = int(math.floor(o["warmup_ratio"] * total))
+        warmup = math.ceil(o["warmup_ratio"] * total)  # transformers' TrainingArguments.get_warmup_steps
         scheduler = get_scheduler(scheduler_name(o["schedule"]), optimizer, num_warmup_steps=warmup,
                                   num_training_steps=total)
         model.train()

@@ -395,7 +395,8 @@ std::string general_chart(const RunReport& report) {
     line.dash = method_dash(r, i);
     for (size_t s = 0; s <= t; ++s) {
       line.x.push_back(static_cast<double>(s));
-      line.y.emplace_back((*r.general_loss)[s]);
+      const double v = (*r.general_loss)[s];
+      line.y.push_back(std::isfinite(v) ? std::optional<double>(v) : std::nullopt);  // diverged: a gap
     }
     chart.series.push_back(std::move(line));
   }

@@ -168,8 +168,9 @@ void MethodResults::validate() const {
     RETAIN_CHECK(general_loss->size() == t + 1, kComponent, "\"{}\": general_loss has {} values, expected {} (T + 1)",
                  method, general_loss->size(), t + 1);
     for (size_t j = 0; j <= t; ++j)
-      RETAIN_CHECK(std::isfinite((*general_loss)[j]) && (*general_loss)[j] >= 0, kComponent,
-                   "\"{}\": general_loss[{}] is {}, expected a finite loss >= 0", method, j, (*general_loss)[j]);
+      RETAIN_CHECK(std::isnan((*general_loss)[j]) || (*general_loss)[j] >= 0, kComponent,
+                   "\"{}\": general_loss[{}] is {}, expected a loss >= 0 (or NaN: diverged)", method, j,
+                   (*general_loss)[j]);
   }
   if (sweep)
     RETAIN_CHECK(sweep->is_object(), kComponent, "\"{}\": sweep is {}, expected an object", method, type_name(*sweep));
@@ -208,7 +209,11 @@ ordered_json MethodResults::to_json() const {
   out["total_params"] = total_params;
   out["config"] = ordered_json(config);
   if (experts) out["experts"] = ordered_json(*experts);
-  if (general_loss) out["general_loss"] = *general_loss;
+  if (general_loss) {
+    ordered_json g = ordered_json::array();  // a diverged model's loss (NaN, ∞) is written as null
+    for (double v : *general_loss) g.push_back(std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr));
+    out["general_loss"] = std::move(g);
+  }
   if (sweep) out["sweep"] = ordered_json(*sweep);
   return out;
 }
@@ -292,8 +297,12 @@ MethodResults MethodResults::from_json(const json& v, const std::string& where) 
     const json& g = require_array(v.at("general_loss"), "\"general_loss\"", where);
     std::vector<double> values;
     for (size_t j = 0; j < g.size(); ++j) {
+      if (g[j].is_null()) {  // diverged
+        values.push_back(std::nan(""));
+        continue;
+      }
       if (!g[j].is_number())
-        fail(kComponent, "{}: key \"general_loss\"[{}] is {}, expected a number", where, j, type_name(g[j]));
+        fail(kComponent, "{}: key \"general_loss\"[{}] is {}, expected a number or null", where, j, type_name(g[j]));
       values.push_back(g[j].get<double>());
     }
     r.general_loss = std::move(values);
@@ -419,7 +428,9 @@ std::string format_comparison_table(const std::vector<MethodResults>& results) {
     std::vector<std::string> row = {r.method, percent(m.average_accuracy), percent(m.backward_transfer),
                                     percent(m.forward_transfer), percent(m.forgetting)};
     if (general)
-      row.push_back(r.general_loss ? fmt::format("{:+.3f}", r.general_loss->back() - r.general_loss->front()) : "—");
+      row.push_back(r.general_loss && std::isfinite(r.general_loss->back() - r.general_loss->front())
+                        ? fmt::format("{:+.3f}", r.general_loss->back() - r.general_loss->front())
+                        : "—");
     row.push_back(trainable_cell(r));
     row.push_back(fmt::format("{:.1f}", r.seconds));
     rows.push_back(std::move(row));

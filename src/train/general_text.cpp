@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 namespace retain {
@@ -23,7 +24,8 @@ std::optional<std::filesystem::path> resolve_general_text(const std::string& set
   if (setting == "off") return std::nullopt;
   if (setting == "auto") {
     const auto own = model_dir / "general_text.jsonl";
-    if (std::filesystem::exists(own)) return own;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(own) && std::filesystem::file_size(own, ec) > 0) return own;
     return std::nullopt;
   }
   RETAIN_CHECK(std::filesystem::is_regular_file(setting), "config",
@@ -100,10 +102,23 @@ double general_text_loss(CausalLM& model, const GeneralText& text, int64_t batch
     ForwardInput in;
     in.input_ids = padded.input_ids.to(device);
     in.attention_mask = padded.attention_mask.to(device);
-    const auto parts = causal_lm_loss_sum(model->forward(in), labels.to(device));
-    total += parts.sum.to(at::kDouble);
+    // The vocabulary projection in chunks of positions: full (B, T, V) logits of a real model's
+    // vocabulary (150k) over long windows would not fit. Position p predicts token p + 1.
+    const auto hidden = model->hidden_states(in);  // (B, T, H)
+    const auto targets = labels.to(device);
+    const int64_t b = hidden.size(0), t = hidden.size(1), vocab = model->config.vocab_size;
+    const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 26) / std::max<int64_t>(1, b * vocab));
+    for (int64_t start = 0; start + 1 < t; start += chunk) {
+      const int64_t n = std::min(chunk, t - 1 - start);
+      auto logits = model->logits(hidden.narrow(1, start, n));
+      if (logits.scalar_type() != at::kDouble) logits = logits.to(at::kFloat);
+      total += at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), targets.narrow(1, start + 1, n).reshape({-1}),
+                                      {}, at::Reduction::Sum, kIgnoreIndex)
+                   .to(at::kDouble);
+    }
   }
-  return total.item<double>() / static_cast<double>(text.tokens);
+  const double loss = total.item<double>() / static_cast<double>(text.tokens);
+  return std::isfinite(loss) ? loss : std::nan("");  // a diverged model: NaN (results.json: null)
 }
 
 }  // namespace retain

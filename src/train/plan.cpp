@@ -22,6 +22,9 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
   RETAIN_CHECK(method_name != "replay" && method_name != "mtl", kComponent,
                "method {} trains on more than each task's own examples; a plan covers the others", method_name);
   config.validate({method_name});
+  RETAIN_CHECK(config.eval.scoring == "rank", kComponent,
+               "a plan scores by ranking the labels (its test candidates): set eval.scoring = rank, got \"{}\"",
+               config.eval.scoring);
   validate_tasks(tasks, config.eval);
   const OptimizerSettings optim = config.optim_for(method_name);
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
@@ -60,7 +63,7 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
     }
     const auto steps = plan_task_steps(lengths, optim, run.seed, static_cast<int64_t>(t));
     const int64_t total = static_cast<int64_t>(steps.size());
-    const int64_t warmup = static_cast<int64_t>(std::floor(optim.warmup_ratio * static_cast<double>(total)));
+    const int64_t warmup = warmup_steps(optim, total);
     json step_list = json::array();
     for (int64_t s = 0; s < total; ++s)
       step_list.push_back({{"lr", learning_rate_at(schedule, optim.lr, s, total, warmup)},

@@ -399,7 +399,7 @@ int64_t write_heldout_documents(const PretrainOptions& o, const fs::path& path, 
     out += json{{"text", documents[d]}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     ++written;
   }
-  write_file_atomic(path, out, kComponent);
+  if (written > 0) write_file_atomic(path, out, kComponent);  // no held-out document: no file (eval_fraction 0)
   return written;
 }
 

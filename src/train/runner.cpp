@@ -10,6 +10,7 @@
 #include "retain/train/general_text.h"
 
 #include <chrono>
+#include <cmath>
 #include <set>
 
 namespace retain {
@@ -166,6 +167,17 @@ std::optional<RoutingMatrix> routing_from(const json& j) {
   return m;
 }
 
+// The first `rows` general-text losses; a non-finite one (a diverged model) as null.
+json general_rows(const std::optional<std::vector<double>>& loss, int64_t rows) {
+  if (!loss) return nullptr;
+  json out = json::array();
+  for (int64_t j = 0; j < rows; ++j) {
+    const double v = (*loss)[static_cast<size_t>(j)];
+    out.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+  }
+  return out;
+}
+
 uint64_t file_size_or_zero(const std::filesystem::path& p) {
   std::error_code ec;
   const auto n = std::filesystem::file_size(p, ec);
@@ -232,7 +244,8 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   std::optional<GeneralText> general;
   if (general_path) {
     const int64_t positions = run.model->config.max_position_embeddings;
-    const int64_t window = positions > 0 ? std::min(config.run.max_length, positions) : config.run.max_length;
+    // Each window is at most max_length ids (and the model's positions): max_length − 1 predictions.
+    const int64_t window = (positions > 0 ? std::min(config.run.max_length, positions) : config.run.max_length) - 1;
     general = prepare_general_text(tokenizer, read_general_documents(*general_path), *run.tokenize.eos_token_id,
                                    window, config.eval.general_tokens);
     general->source = *general_path;
@@ -319,9 +332,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                 {"tasks_done", tasks_done},
                 {"matrix", matrix_rows(results.matrix, tasks_done + 1)},
                 {"routing", routing_rows(results.routing_accuracy)},
-                {"general_loss", results.general_loss ? json(std::vector<double>(results.general_loss->begin(),
-                                                                                 results.general_loss->begin() + tasks_done + 1))
-                                                      : json(nullptr)},
+                {"general_loss", general_rows(results.general_loss, tasks_done + 1)},
                 {"trainable_params", trainable},
                 {"seconds", elapsed()},
                 {"metrics_bytes", file_size_or_zero(metrics_path)},
@@ -345,8 +356,9 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     for (size_t r = 0; r < rows.size(); ++r) results.matrix.scores[r] = rows[r].get<std::vector<double>>();
     results.routing_accuracy = routing_from(restored.at("routing"));
     if (general && restored.contains("general_loss") && restored["general_loss"].is_array()) {
-      const auto saved = restored["general_loss"].get<std::vector<double>>();
-      std::copy(saved.begin(), saved.end(), results.general_loss->begin());
+      const json& saved = restored["general_loss"];
+      for (size_t j = 0; j < saved.size() && j < results.general_loss->size(); ++j)
+        (*results.general_loss)[j] = saved[j].is_number() ? saved[j].get<double>() : std::nan("");
     }
     trainable = restored.at("trainable_params").get<int64_t>();
     earlier_seconds = restored.at("seconds").get<double>();

@@ -64,7 +64,13 @@ std::vector<Task> with_dev_splits(std::vector<Task> tasks, double share, uint64_
   for (size_t t = 0; t < tasks.size(); ++t) {
     Task& task = tasks[t];
     if (!task.dev.empty()) {
-      if (how) how->push_back("dev split");
+      // Some benchmark copies reuse test examples as dev: say how many inputs the two share.
+      std::set<std::string> test_inputs;
+      for (const auto& e : task.test) test_inputs.insert(e.input);
+      int64_t shared = 0;
+      for (const auto& e : task.dev) shared += test_inputs.count(e.input) ? 1 : 0;
+      if (how) how->push_back(shared ? fmt::format("dev split ({} of its {} inputs also in test)", shared, task.dev.size())
+                                    : std::string("dev split"));
       continue;
     }
     const int64_t n = static_cast<int64_t>(task.train.size());
@@ -109,9 +115,17 @@ MethodResults sweep_method(const std::string& method_name, const std::filesystem
     const fs::path dir = root / fmt::format("{}-{}", k, folder_text(sweep.values[k]));
     MethodRunOptions o = options;
     o.dev = &dev;
+    bool done = false;
     if (options.resume && fs::exists(dir / method_name / "results.json")) {
-      runs.push_back(read_results_json(dir / method_name / "results.json"));
-    } else {
+      // A finished candidate counts only if it ran with this candidate's settings.
+      auto finished = read_results_json(dir / method_name / "results.json");
+      OptimizerSettings expected = configs[k].optim_for(method_name);
+      done = finished.config.value("optim", json()) == settings::to_json(expected) &&
+             finished.config.value("method", json()).value(method_name, json()) ==
+                 configs[k].to_json({method_name})["method"][method_name];
+      if (done) runs.push_back(std::move(finished));
+    }
+    if (!done) {
       runs.push_back(run_method(method_name, model_dir, tasks, configs[k], dir, o));
     }
     RETAIN_CHECK(runs.back().sweep && runs.back().sweep->contains("dev_aa"), kComponent,
@@ -130,9 +144,11 @@ MethodResults sweep_method(const std::string& method_name, const std::filesystem
                       {"dev_scores", dev_scores},     {"chosen", sweep.values[best]}, {"chosen_index", best},
                       {"dev", dev_sources}};
   const fs::path chosen_dir = root / fmt::format("{}-{}", best, folder_text(sweep.values[best])) / method_name;
-  write_method_outputs(out_dir, chosen);
-  // The chosen run's training log, for the report's loss curves.
+  // The chosen run's training log (for the report's loss curves) first, results.json last: a
+  // method folder with a results.json is a finished one.
+  fs::create_directories(out_dir / method_name);
   write_file_atomic(out_dir / method_name / "metrics.jsonl", read_file(chosen_dir / "metrics.jsonl", kComponent), kComponent);
+  write_method_outputs(out_dir, chosen);
   return chosen;
 }
 

@@ -33,6 +33,10 @@ int64_t steps_per_task(int64_t examples, const OptimizerSettings& s) {
   return per_epoch * s.epochs;
 }
 
+int64_t warmup_steps(const OptimizerSettings& s, int64_t total_steps) {
+  return static_cast<int64_t>(std::ceil(s.warmup_ratio * static_cast<double>(total_steps)));
+}
+
 const std::vector<std::string>& optimizer_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> out;
@@ -138,7 +142,7 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   for (const auto& e : examples) lengths.push_back(static_cast<int64_t>(e.ids.size()));
   const std::vector<PlannedStep> plan = plan_task_steps(lengths, s, ctx.run.seed, ctx.task_index);
   const int64_t total_steps = static_cast<int64_t>(plan.size());
-  const int64_t warmup = static_cast<int64_t>(std::floor(s.warmup_ratio * static_cast<double>(total_steps)));
+  const int64_t warmup = warmup_steps(s, total_steps);
   const int64_t pad = ctx.run.model->config.pad_token_id.value_or(0);
 
   TaskTrainingSummary summary;

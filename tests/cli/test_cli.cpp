@@ -697,7 +697,8 @@ TEST(CliPlan, WritesTheStepsAndCandidatesOfARun) {
   const auto dir = temp_dir("cli_plan");
   const auto a = write_task(dir, "colors", {"red", "blue"});
   auto r = run({"plan", "--model", kModel.string(), "--task", a.string(), "--method", "seqlora", "--out",
-                (dir / "plan").string(), "--set", "optim.max_steps=3", "--set", "method.seqlora.lr=1e-2"});
+                (dir / "plan").string(), "--set", "optim.max_steps=3", "--set", "method.seqlora.lr=1e-2", "--set",
+                "eval.scoring=rank"});
   ASSERT_EQ(r.code, 0) << r.err;
   const auto plan = json::parse(retain::read_file(dir / "plan" / "plan.json"));
   EXPECT_EQ(plan["format"], "retain.plan/1");
@@ -707,6 +708,9 @@ TEST(CliPlan, WritesTheStepsAndCandidatesOfARun) {
   expect_error(run({"plan", "--model", kModel.string(), "--task", a.string(), "--method", "mtl", "--out",
                     (dir / "p2").string()}),
                {"mtl"});
+  expect_error(run({"plan", "--model", kModel.string(), "--task", a.string(), "--method", "seqft", "--out",
+                    (dir / "p3").string()}),
+               {"eval.scoring = rank"});
 }
 
 // The end-to-end check of issue 3: three tasks through seqft, inclora and mtl on the tiny model, on

@@ -17,9 +17,12 @@
 //    "config": {...resolved configuration...},
 //    "experts": [{...}, ..T objects..],  (only for methods that report it: seta's entries per task)
 //    "general_loss": [..T + 1 values..],  (only with a general text: its LM loss in nats per token,
-//                                          row 0 = base model, row j = after task j; eval.general_text)
-//    "sweep": {"key": "optim.lr", "values": [...], "dev_aa": [...], "chosen": value,
-//              "dev": "dev split" | "<share> of train"}}  (only when the run was a sweep)
+//                                          row 0 = base model, row j = after task j; null where the
+//                                          model diverged (NaN in memory); eval.general_text)
+//    "sweep": {...}}  (only in sweeps. A candidate's own results: {"dev_scores": [..T..], "dev_aa"};
+//             the chosen one's, train/sweep.h: {"key": "optim.lr", "values": [...], "dev_aa": [...],
+//             "dev_scores": [[..T..] per value], "chosen": value, "chosen_index": k,
+//             "dev": [per task: "dev split" | "<share> of train (n examples)"]})
 #pragma once
 
 #include "retain/core/json.h"

@@ -24,7 +24,7 @@ struct GeneralText {
 };
 
 /// eval.general_text for a run on `model_dir`: "off" → none; "auto" → model_dir/general_text.jsonl
-/// when it exists, else none; anything else a file that must exist (an error names it otherwise).
+/// when it exists and is not empty, else none; anything else a file that must exist (an error names it otherwise).
 std::optional<std::filesystem::path> resolve_general_text(const std::string& setting,
                                                           const std::filesystem::path& model_dir);
 

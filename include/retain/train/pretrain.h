@@ -81,7 +81,8 @@ std::vector<std::string> read_documents(const std::vector<std::filesystem::path>
 
 /// Writes the held-out documents of the corpus `o` describes (text, doc_separator, seed,
 /// eval_fraction: the same split as pretraining) to `path` as {"text"} lines, the first
-/// `max_documents` of them in corpus order; returns how many. Written atomically.
+/// `max_documents` of them in corpus order; returns how many. Written atomically; nothing is written
+/// when there is none (eval_fraction 0).
 int64_t write_heldout_documents(const PretrainOptions& o, const std::filesystem::path& path, int64_t max_documents);
 
 /// Encodes documents in parallel (`threads` ≥ 1; the Tokenizer is safe to share between threads).

@@ -102,6 +102,10 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
 /// else ⌈⌈examples / batch_size⌉ / grad_accum⌉ × epochs.
 int64_t steps_per_task(int64_t examples, const OptimizerSettings& settings);
 
+/// Warm-up steps of a task of `total_steps`: ⌈warmup_ratio · total_steps⌉, as transformers'
+/// TrainingArguments.get_warmup_steps.
+int64_t warmup_steps(const OptimizerSettings& settings, int64_t total_steps);
+
 /// One optimizer step of a task: its epoch (a pass over the data; max_steps cycles through as many as
 /// it needs) and its micro-batches as example indices.
 struct PlannedStep {

@@ -4,6 +4,7 @@
 #include "common/test_paths.h"
 
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <limits>
 
@@ -190,8 +191,16 @@ TEST(Results, GeneralLossAndSweepRoundTripAndAreChecked) {
   EXPECT_NE(table.find("+0.500"), std::string::npos) << table;
   r.general_loss = std::vector<double>{3.25, 3.5};
   EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss has 2 values, expected 3"), std::string::npos);
-  r.general_loss = std::vector<double>{3.25, std::nan(""), 1};
+  r.general_loss = std::vector<double>{3.25, -1, 1};
   EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss[1]"), std::string::npos);
+  // A diverged model's loss (NaN, ∞) is written as null and read back as NaN; the table shows "—".
+  r.general_loss = std::vector<double>{3.25, 3.5, std::numeric_limits<double>::infinity()};
+  retain::write_results_json(dir / "diverged.json", r);
+  EXPECT_NE(retain::read_file(dir / "diverged.json").find("\"general_loss\": [\n    3.25,\n    3.5,\n    null"), std::string::npos)
+      << retain::read_file(dir / "diverged.json");
+  const auto diverged = retain::read_results_json(dir / "diverged.json");
+  EXPECT_TRUE(std::isnan(diverged.general_loss->back()));
+  EXPECT_EQ(retain::format_comparison_table({diverged}).find("+"), std::string::npos);
 }
 
 TEST(Results, ComparisonTableRoundsTinyNegativesToZero) {

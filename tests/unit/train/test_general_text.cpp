@@ -102,7 +102,7 @@ TEST(GeneralText, EveryRowOfARunMeasuresIt) {
   auto base = retain::load_model(kModel);
   const auto text = retain::prepare_general_text(tok, retain::read_general_documents(root / "general.txt"),
                                                  base->config.eos_token_ids.front(),
-                                                 std::min(c.run.max_length, base->config.max_position_embeddings),
+                                                 std::min(c.run.max_length, base->config.max_position_embeddings) - 1,
                                                  c.eval.general_tokens);
   const double base_loss = retain::general_text_loss(base, text, 4);
   for (const std::string method : {"seqft", "inclora"}) {

@@ -36,6 +36,13 @@ TEST(MaxSteps, SetsTheStepCountAndCyclesReshuffledData) {
   s.epochs = 3;
   EXPECT_EQ(retain::steps_per_task(5, s), 9);  // ⌈5 / 2⌉ × 3
 
+  // Warm-up as transformers' get_warmup_steps: ⌈ratio · steps⌉.
+  s.warmup_ratio = 0.1;
+  EXPECT_EQ(retain::warmup_steps(s, 37), 4);
+  EXPECT_EQ(retain::warmup_steps(s, 30), 3);
+  s.warmup_ratio = 0;
+  EXPECT_EQ(retain::warmup_steps(s, 30), 0);
+
   s.max_steps = 7;
   const std::vector<int64_t> lengths = {5, 9, 7, 3};
   const auto plan = retain::plan_task_steps(lengths, s, 3, 0);

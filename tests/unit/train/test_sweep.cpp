@@ -47,9 +47,13 @@ TEST(Sweep, DevSplitsAreTheTasksOwnOrASeededShareOfTrain) {
   EXPECT_EQ(out[0].train.size(), 15u);
   EXPECT_EQ(out[1].dev.size(), 1u);
   EXPECT_EQ(out[1].train.size(), 20u);
-  EXPECT_EQ(how[1], "dev split");
+  EXPECT_EQ(how[1], "dev split (1 of its 1 inputs also in test)");  // the toy dev reuses a test input
   EXPECT_NE(how[0].find("0.25 of train"), std::string::npos);
   EXPECT_EQ(out[0].test.size(), a.test.size());  // test untouched
+  auto c = a;
+  c.dev = {{"a dev-only input", "red"}};
+  EXPECT_EQ(retain::with_dev_splits({c}, 0.25, 7, &how)[0].dev.size(), 1u);
+  EXPECT_EQ(how[0], "dev split");
   // Another seed holds out other examples (by position: the toy examples repeat).
   const auto again = retain::with_dev_splits({a}, 0.25, 7, nullptr);
   EXPECT_EQ(again[0].dev.size(), out[0].dev.size());
