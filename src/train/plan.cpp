@@ -3,7 +3,6 @@
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 #include "retain/data/prompt.h"
-#include "retain/model/loader.h"
 #include "retain/train/registry.h"
 #include "retain/train/schedule.h"
 
@@ -28,16 +27,7 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
   validate_tasks(tasks, config.eval);
   const OptimizerSettings optim = config.optim_for(method_name);
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
-  RunContext run;
-  run.device = at::kCPU;
-  run.model = load_model(model_dir, {parse_dtype(config.run.dtype), at::kCPU});
-  run.tokenizer = &tokenizer;
-  run.tasks = tasks;
-  run.seed = static_cast<uint64_t>(config.run.seed);
-  run.tokenize.max_length = config.run.max_length;
-  RETAIN_CHECK(!run.model->config.eos_token_ids.empty(), kComponent, "{}/config.json names no eos_token_id",
-               model_dir.string());
-  run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
+  RunContext run = open_run(model_dir, tasks, config, at::kCPU, tokenizer);
   const Schedule schedule = parse_schedule(optim.schedule);
 
   OptimizerSettings o = optim;
@@ -53,8 +43,7 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
   json task_list = json::array();
   for (size_t t = 0; t < tasks.size(); ++t) {
     const Task& task = tasks[t];
-    const auto examples = tokenize_examples(tokenizer, task, task.train, run.tokenize);
-    run.train_data.push_back(examples);
+    const auto& examples = run.train_data[t];
     std::vector<int64_t> lengths;
     json ex = json::array();
     for (const auto& e : examples) {

@@ -202,6 +202,23 @@ void validate_tasks(const std::vector<Task>& tasks, const EvalSettings& eval) {
   }
 }
 
+RunContext open_run(const std::filesystem::path& model_dir, const std::vector<Task>& tasks, const RunConfig& config,
+                    at::Device device, const Tokenizer& tokenizer) {
+  RunContext run;
+  run.device = device;
+  run.model = load_model(model_dir, {parse_dtype(config.run.dtype), device});
+  run.tokenizer = &tokenizer;
+  run.tasks = tasks;
+  run.seed = static_cast<uint64_t>(config.run.seed);
+  run.autocast_bf16 = config.run.autocast == "bf16";
+  run.tokenize.max_length = config.run.max_length;
+  RETAIN_CHECK(!run.model->config.eos_token_ids.empty(), "run", "{}/config.json names no eos_token_id; training needs one",
+               model_dir.string());
+  run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
+  for (const auto& task : tasks) run.train_data.push_back(tokenize_examples(tokenizer, task, task.train, run.tokenize));
+  return run;
+}
+
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
                          const std::function<void(const Task&, const StepInfo&)>& progress, bool resume) {
@@ -228,18 +245,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   auto method = make_method(method_name, config.methods.contains(method_name) ? config.methods[method_name] : json());
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
 
-  RunContext run;
-  run.device = parse_device(config.run.device);
-  run.model = load_model(model_dir, {parse_dtype(config.run.dtype), run.device});
-  run.tokenizer = &tokenizer;
-  run.tasks = tasks;
-  run.seed = static_cast<uint64_t>(config.run.seed);
-  run.autocast_bf16 = config.run.autocast == "bf16";
-  run.tokenize.max_length = config.run.max_length;
-  RETAIN_CHECK(!run.model->config.eos_token_ids.empty(), "run", "{}/config.json names no eos_token_id; training needs one",
-               model_dir.string());
-  run.tokenize.eos_token_id = run.model->config.eos_token_ids.front();
-  for (const auto& task : tasks) run.train_data.push_back(tokenize_examples(tokenizer, task, task.train, run.tokenize));
+  RunContext run = open_run(model_dir, tasks, config, parse_device(config.run.device), tokenizer);
   const std::vector<std::string> base_names = model_state_names(run.model);
   std::optional<GeneralText> general;
   if (general_path) {
@@ -305,13 +311,22 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   else if (task_point && fs::exists(metrics_path)) fs::resize_file(metrics_path, restored.at("metrics_bytes").get<uint64_t>());
   MetricsLog log(metrics_path);
 
-  auto score_all = [&](int64_t stage) {
+  // Every task's score with the model set up for inference after `stage` tasks: on its test split,
+  // or on `splits[i]` (sweeps: the dev splits).
+  auto score_tasks = [&](int64_t stage, const std::vector<std::vector<Example>>* splits) {
     compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
     method->prepare_evaluation(run, stage);
+    std::vector<double> scores;
     for (int64_t i = 0; i < T; ++i) {
       if (method->is_oracle()) method->select_task(run, i);
-      results.matrix.scores[stage][i] = evaluate_task(run.model, tokenizer, tasks[i], run.tokenize, config.eval).score;
+      scores.push_back(splits ? evaluate_examples(run.model, tokenizer, tasks[i], (*splits)[i], run.tokenize, config.eval).score
+                              : evaluate_task(run.model, tokenizer, tasks[i], run.tokenize, config.eval).score);
     }
+    return scores;
+  };
+  auto score_all = [&](int64_t stage) {
+    results.matrix.scores[stage] = score_tasks(stage, nullptr);
+    compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
     if (general) (*results.general_loss)[stage] = general_text_loss(run.model, *general, config.eval.batch_size);
     // Routing methods: row stage − 1 of routing_accuracy, the tasks not yet seen left null.
     if (stage > 0)
@@ -431,13 +446,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     results.experts = item.value();
   }
   if (options.dev) {  // sweeps: the final model on each task's dev split (never test)
-    compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
-    method->prepare_evaluation(run, T);
-    std::vector<double> dev;
-    for (int64_t i = 0; i < T; ++i) {
-      if (method->is_oracle()) method->select_task(run, i);
-      dev.push_back(evaluate_examples(run.model, tokenizer, tasks[i], (*options.dev)[i], run.tokenize, config.eval).score);
-    }
+    const std::vector<double> dev = score_tasks(T, options.dev);
     double mean = 0;
     for (double d : dev) mean += d / static_cast<double>(T);
     results.sweep = json{{"dev_scores", dev}, {"dev_aa", mean}};

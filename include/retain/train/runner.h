@@ -106,6 +106,12 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,
                          const MethodRunOptions& options);
 
+/// The RunContext of a run on `device`: the model of `model_dir` in run.dtype, the run's seed,
+/// tokenization (max_length, the model's first eos_token_id; an error when it has none) and every
+/// task's tokenized train split. `tokenizer` must outlive it.
+RunContext open_run(const std::filesystem::path& model_dir, const std::vector<Task>& tasks, const RunConfig& config,
+                    at::Device device, const Tokenizer& tokenizer);
+
 /// The checks run_method makes of a task list before anything loads: at least one task, distinct
 /// names, non-empty train and test splits, and classification tasks with labels under rank scoring.
 void validate_tasks(const std::vector<Task>& tasks, const EvalSettings& eval);
