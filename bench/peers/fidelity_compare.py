@@ -29,9 +29,16 @@ def retain_losses(run, method, tasks):
 
 
 def retain_leakage(run, tasks):
-    """The same measure as the peer's, from retain's checkpoints (the weights before and after each task)."""
+    """The same measure as the peer's, from retain's checkpoints (the weights before and after each task).
+
+    Per task: `float64` against a float64 SVD of the weights at the task's start (the peer's measure);
+    `own` against a float32 SVD on the device retain trained on, the basis retain itself projects
+    with (osft basis_dtype = float32); `gap`, the smallest relative gap σ_k/σ_{k+1} − 1 at the cut
+    over the target matrices, which bounds how far the two bases can turn apart (Wedin: sin θ ≲
+    ε‖W‖ / (σ_k − σ_{k+1})); `worst`, the matrix with the largest float64-basis leakage."""
     import torch
     from safetensors.torch import load_file
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     plan_model = json.load(open(os.path.join(run, "config.json")))["model"]
     out = []
     before = load_file(os.path.join(plan_model, "model.safetensors"))
@@ -39,16 +46,27 @@ def retain_leakage(run, tasks):
         d = os.path.join(run, "osft", "checkpoints", f"task_{k}")
         after = load_file(os.path.join(d, "model.safetensors"))
         ranks = json.load(open(os.path.join(d, "osft_ranks.json")))
-        num = den = 0.0
+        num = num_own = den = 0.0
+        gap, worst = math.inf, ("", 0.0)
         for name, rank in ranks.items():
             if rank == 0:
                 continue
             w0 = before[name].double()
             dw = after[name].double() - w0
-            u = torch.linalg.svd(w0, full_matrices=False)[0][:, :rank]
-            num += float((u.T @ dw).norm() ** 2)
+            u, sv, _ = torch.linalg.svd(w0, full_matrices=False)
+            u_own = torch.linalg.svd(before[name].float().to(device), full_matrices=False)[0][:, :rank].cpu().double()
+            part = float((u[:, :rank].T @ dw).norm() ** 2)
+            num += part
+            num_own += float((u_own.T @ dw).norm() ** 2)
             den += float(dw.norm() ** 2)
-        out.append(math.sqrt(num / den) if den > 0 else 0.0)
+            if rank < sv.numel():
+                gap = min(gap, float(sv[rank - 1] / sv[rank]) - 1)
+            rel = math.sqrt(part) / max(float(dw.norm()), 1e-300)
+            if rel > worst[1]:
+                worst = (name, rel)
+        leak = lambda x: math.sqrt(x / den) if den > 0 else 0.0
+        out.append({"float64": leak(num), "own": leak(num_own), "gap": gap, "worst": worst[0],
+                    "worst_leakage": worst[1]})
         before = after
     return out
 
@@ -96,11 +114,15 @@ def main():
                      f"{peer['lr_max_rel_diff']:.1e} relative; retain {res['seconds']:.1f} s, peer {peer['seconds']:.1f} s.\n")
         if method == "osft" and peer.get("mode", "chained") == "chained":
             ours_leak = retain_leakage(args.retain, tasks)
-            check["retain_leakage"], check["peer_leakage"] = ours_leak, peer["leakage"]
-            lines.append("| task | leakage ‖U_hᵀΔW‖/‖ΔW‖ retain | PEFT OSF |")
-            lines.append("|---|---|---|")
+            check["retain_leakage"] = [x["float64"] for x in ours_leak]
+            check["retain_leakage_own_basis"] = [x["own"] for x in ours_leak]
+            check["peer_leakage"] = peer["leakage"]
+            lines.append("| task | leakage ‖U_hᵀΔW‖/‖ΔW‖ retain, float64 basis | retain, its own float32 basis | "
+                         "smallest gap σ_k/σ_k+1 − 1 | worst matrix (its leakage) | PEFT OSF |")
+            lines.append("|---|---|---|---|---|---|")
             for t, a, b in zip(tasks, ours_leak, peer["leakage"]):
-                lines.append(f"| {t} | {a:.2e} | {b:.2e} |")
+                lines.append(f"| {t} | {a['float64']:.2e} | {a['own']:.2e} | {a['gap']:.1e} | "
+                             f"{a['worst']} ({a['worst_leakage']:.1e}) | {b:.2e} |")
             lines.append("")
         checks[f"{method}:{peer.get('mode', 'chained')}"] = check
     print("\n".join(lines))
