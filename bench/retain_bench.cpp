@@ -152,7 +152,7 @@ TrainRow bench_method(const std::string& label, const std::string& method_name, 
   o.batch_size = a.batch;
   o.max_steps = a.steps + a.warmup;
   o.max_grad_norm = 0;  // the peer does not clip
-  o.schedule = "constant";
+  o.schedule = retain::Schedule::Constant;
   retain::TaskContext ctx{run, 0};
   double timed = 0;
   int64_t counted = 0;

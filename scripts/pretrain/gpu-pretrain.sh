@@ -18,7 +18,7 @@ DOC_SEP=${DOC_SEP-'\n'}  # retain data's corpus: text/*.txt, one document per li
 mkdir -p "$OUT"
 DEVICE=${DEVICE:-cuda}
 AUTOCAST=${AUTOCAST:-bf16}
-R=${RETAIN:-./build-cuda/retain}  # RETAIN=build/retain DEVICE=cpu AUTOCAST=none: a dry run on a CPU machine
+R=${RETAIN:-./build-cuda/retain}  # RETAIN=build/retain DEVICE=cpu AUTOCAST=off: a dry run on a CPU machine
 if [ -z "${RETAIN:-}" ] && { [ ! -x build-cuda/retain ] || [ "${REBUILD:-1}" = 1 ]; }; then
   export RETAIN_TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
   [ -f build-cuda/build.ninja ] || cmake --preset cuda > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }

@@ -3,7 +3,6 @@
 #include "retain/core/error.h"
 #include "retain/core/random.h"
 #include "retain/data/prompt.h"
-#include "retain/train/loss.h"
 
 #include <algorithm>
 #include <numeric>

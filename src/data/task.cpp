@@ -159,6 +159,18 @@ const std::vector<std::pair<std::string, std::string>> kTraceMetrics = {
     {"20Minuten", "rouge_l"},   {"Py150", "edit_similarity"},
 };
 
+// The value named `name` among `choices` for task.json's `key`; an unknown name fails listing them.
+template <class E>
+E parse_choice(const std::string& name, const char* key, const std::vector<std::pair<std::string, E>>& choices,
+               const std::string& where) {
+  std::vector<std::string> names;
+  for (const auto& [choice, value] : choices) {
+    if (choice == name) return value;
+    names.push_back(choice);
+  }
+  fail(kComponent, "{}: unknown {} \"{}\"{} (known: {})", where, key, name, did_you_mean(name, names), quoted_list(names));
+}
+
 std::string check_metric(const std::string& metric, const std::string& where) {
   const auto& known = known_metrics();
   if (std::find(known.begin(), known.end(), metric) == known.end())
@@ -199,15 +211,9 @@ Task load_retain_task(const fs::path& dir) {
   task.name = json_get<std::string>(config, "name", where, kComponent);
   if (task.name.empty()) fail(kComponent, "{}: \"name\" is empty", where);
 
-  const auto type = json_get<std::string>(config, "type", where, kComponent);
-  if (type == "classification") {
-    task.type = TaskType::Classification;
-  } else if (type == "generation") {
-    task.type = TaskType::Generation;
-  } else {
-    fail(kComponent, "{}: unknown type \"{}\"{} (known: \"classification\", \"generation\")", where, type,
-         did_you_mean(type, {"classification", "generation"}));
-  }
+  task.type = parse_choice<TaskType>(json_get<std::string>(config, "type", where, kComponent), "type",
+                                     {{"classification", TaskType::Classification}, {"generation", TaskType::Generation}},
+                                     where);
 
   const bool has_labels = config.contains("labels") && !config["labels"].is_null();
   if (task.type == TaskType::Classification) {
@@ -223,14 +229,8 @@ Task load_retain_task(const fs::path& dir) {
 
   const std::string default_style = task.type == TaskType::Classification ? "olora" : "plain";
   const auto style = json_get_or<std::string>(config, "prompt", default_style, where, kComponent);
-  if (style == "olora") {
-    task.prompt_style = PromptStyle::OLoRA;
-  } else if (style == "plain") {
-    task.prompt_style = PromptStyle::Plain;
-  } else {
-    fail(kComponent, "{}: unknown prompt \"{}\"{} (known: \"olora\", \"plain\")", where, style,
-         did_you_mean(style, {"olora", "plain"}));
-  }
+  task.prompt_style =
+      parse_choice<PromptStyle>(style, "prompt", {{"olora", PromptStyle::OLoRA}, {"plain", PromptStyle::Plain}}, where);
   task.task_type_tag = json_get_or<std::string>(config, "task_tag", task.name, where, kComponent);
   // The O-LoRA template puts the instruction on its own line(s) before "Option:".
   if (task.prompt_style == PromptStyle::OLoRA && !task.instruction.empty() && task.instruction.back() != '\n')

@@ -96,17 +96,6 @@ std::string percent(const std::optional<double>& fraction) {
   return s;
 }
 
-std::string abbreviate_count(int64_t n) {
-  if (n < 1000) return std::to_string(n);
-  static constexpr const char* kSuffix[] = {"K", "M", "B", "T"};
-  double v = static_cast<double>(n);
-  int unit = -1;
-  while (v >= 999.5 && unit < 3) v /= 1000.0, ++unit;
-  // 3 significant digits: 1.23K, 12.3M, 123B.
-  const int decimals = v < 9.995 ? 2 : (v < 99.95 ? 1 : 0);
-  return fmt::format("{:.{}f}{}", v, decimals, kSuffix[unit]);
-}
-
 std::string trainable_cell(const MethodResults& r) {
   std::string s = abbreviate_count(r.trainable_params);
   if (r.total_params > 0) {
@@ -117,6 +106,17 @@ std::string trainable_cell(const MethodResults& r) {
 }
 
 }  // namespace
+
+std::string abbreviate_count(int64_t n) {
+  if (n < 1000) return std::to_string(n);
+  static constexpr const char* kSuffix[] = {"K", "M", "B", "T"};
+  double v = static_cast<double>(n);
+  int unit = -1;
+  while (v >= 999.5 && unit < 3) v /= 1000.0, ++unit;
+  // 3 significant digits: 1.23K, 12.3M, 123B.
+  const int decimals = v < 9.995 ? 2 : (v < 99.95 ? 1 : 0);
+  return fmt::format("{:.{}f}{}", v, decimals, kSuffix[unit]);
+}
 
 Scoring parse_scoring(const std::string& name) {
   if (name == "generate") return Scoring::Generate;

@@ -17,6 +17,7 @@ at::Tensor AdaptedLinearImpl::forward_base(const at::Tensor& x) {
 }
 
 at::Tensor AdaptedLinearImpl::forward(const at::Tensor& x) {
+  for (auto& [id, hook] : input_hooks_) hook(x);
   at::Tensor y;
   const LinearAdapterImpl* whole = nullptr;  // the adapter that computed the whole layer, if any
   for (auto& [name, adapter] : adapters_)
@@ -57,6 +58,28 @@ void AdaptedLinearImpl::merge_adapters() {
     if (adapter->enabled) weight.add_(adapter->delta_weight().to(weight.scalar_type()));
   adapters_.clear();
   adapter_modules_ = replace_module("adapters", torch::nn::ModuleDict());
+}
+
+InputHookHandle AdaptedLinearImpl::add_input_hook(std::function<void(const at::Tensor& x)> hook) {
+  const int64_t id = next_hook_++;
+  input_hooks_.emplace(id, std::move(hook));
+  return InputHookHandle(std::static_pointer_cast<AdaptedLinearImpl>(shared_from_this()), id);
+}
+
+InputHookHandle& InputHookHandle::operator=(InputHookHandle&& other) noexcept {
+  if (this != &other) {
+    remove();
+    layer_ = std::move(other.layer_);
+    id_ = other.id_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+void InputHookHandle::remove() {
+  if (id_ < 0) return;
+  if (auto layer = layer_.lock()) layer->input_hooks_.erase(id_);
+  id_ = -1;
 }
 
 }  // namespace retain

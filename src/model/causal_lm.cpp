@@ -154,7 +154,9 @@ at::Tensor DecoderModelImpl::forward(const ForwardInput& in, int64_t begin, int6
 
   for (int64_t i = begin; i < end; ++i) {
     const auto& [mask, causal] = mask_for(config.sliding_window[i]);
-    hidden = layer_list[i]->forward(hidden, cos, sin, mask, causal, in.cache);
+    at::Tensor out = layer_list[i]->forward(hidden, cos, sin, mask, causal, in.cache);
+    if (in.on_layer) in.on_layer(i, hidden, out);
+    hidden = std::move(out);
   }
   if (end == n) {
     if (in.cache) in.cache->length += t;

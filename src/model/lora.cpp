@@ -3,6 +3,7 @@
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 #include "retain/io/safetensors.h"
+#include "retain/model/module_names.h"
 
 #include <cmath>
 #include <regex>
@@ -14,20 +15,11 @@ namespace {
 constexpr const char* kComponent = "lora";
 const std::string kPrefix = "base_model.model.";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // PEFT's pattern keys: "down_proj" matches "model.layers.0.mlp.down_proj"; a key may be a regex.
 bool pattern_matches(const std::string& pattern, const std::string& module_name) {
   return std::regex_match(module_name, std::regex("(.*\\.)?(" + pattern + ")"));
 }
 
-int64_t layer_of(const std::string& module_name) {
-  static const std::regex layer(R"((^|\.)layers\.(\d+)\.)");
-  std::smatch m;
-  return std::regex_search(module_name, m, layer) ? std::stoll(m[2]) : -1;
-}
 }  // namespace
 
 LoraAdapterImpl::LoraAdapterImpl(int64_t in, int64_t out, int64_t r, double scaling_, double dropout_)
@@ -119,10 +111,10 @@ bool LoraConfig::targets(const std::string& name) const {
   if (target_regex) {
     hit = std::regex_match(name, std::regex(*target_regex));
   } else {
-    for (const auto& t : target_modules) hit = hit || name == t || ends_with(name, "." + t);
+    hit = module_matches_any(name, target_modules);
   }
   if (hit && !layers_to_transform.empty()) {
-    const int64_t layer = layer_of(name);
+    const int64_t layer = decoder_layer_of(name);
     hit = std::find(layers_to_transform.begin(), layers_to_transform.end(), layer) != layers_to_transform.end();
   }
   return hit;

@@ -2,6 +2,7 @@
 
 #include "retain/core/error.h"
 #include "retain/model/lora.h"
+#include "retain/model/module_names.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -11,10 +12,6 @@ namespace retain {
 
 namespace {
 constexpr const char* kComponent = "routed_lora";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Attaches a RoutedLora `name` built from A (N, r, in), B (N, out, r), or refreshes the one there.
 void attach(AdaptedLinear& linear, const std::string& name, const at::Tensor& A, const at::Tensor& B) {
@@ -131,9 +128,7 @@ int64_t add_random_routed_lora(CausalLM& model, int64_t adapters, int64_t rank,
   torch::NoGradGuard no_grad;
   int64_t layers = 0;
   for (auto& [module_name, linear] : model->linear_layers()) {
-    bool hit = false;
-    for (const auto& t : target_modules) hit = hit || ends_with(module_name, "." + t);
-    if (!hit) continue;
+    if (!module_matches_any(module_name, target_modules)) continue;
     const double bound_a = 1.0 / std::sqrt(static_cast<double>(linear->in_features));
     const double bound_b = 1.0 / std::sqrt(static_cast<double>(rank));
     auto A = at::empty({adapters, rank, linear->in_features}, at::kFloat).uniform_(-bound_a, bound_a, generator);

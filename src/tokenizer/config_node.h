@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace retain::tokenizer_detail {
 
@@ -51,6 +52,15 @@ class ConfigNode {
     return ConfigNode((*value_)[index], origin_, path_ + "[" + std::to_string(index) + "]");
   }
   size_t size() const { return value_->size(); }
+  /// build(element) for each element of the array under `key`: the parts of a "Sequence" component.
+  template <class Build>
+  auto build_each(const std::string& key, Build build) const {
+    ConfigNode list = at(key);
+    list.expect_array();
+    std::vector<decltype(build(list))> parts;
+    for (size_t i = 0; i < list.size(); ++i) parts.push_back(build(list.at(i)));
+    return parts;
+  }
 
   void expect_object() const {
     if (!value_->is_object()) fail("expected a JSON object, found {}", type_name());

@@ -293,11 +293,7 @@ std::unique_ptr<Decoder> build(const ConfigNode& node) {
     return std::make_unique<WordPieceDecoder>(node.get_string_or("prefix", "##"), node.get_bool_or("cleanup", true));
   if (type == "BPEDecoder") return std::make_unique<BpeDecoder>(node.get_string_or("suffix", "</w>"));
   if (type == "Sequence") {
-    ConfigNode list = node.at("decoders");
-    list.expect_array();
-    std::vector<std::unique_ptr<Decoder>> parts;
-    for (size_t i = 0; i < list.size(); ++i) parts.push_back(build(list.at(i)));
-    return std::make_unique<SequenceDecoder>(std::move(parts));
+    return std::make_unique<SequenceDecoder>(node.build_each("decoders", build));
   }
   node.fail("decoder type \"{}\" is not supported (supported: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, "
             "Strip, WordPiece, BPEDecoder, Sequence)",

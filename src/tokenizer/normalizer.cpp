@@ -215,11 +215,7 @@ std::unique_ptr<Normalizer> build(const ConfigNode& node) {
   if (type == "Nmt") return std::make_unique<Nmt>();
   if (type == "ByteLevel") return std::make_unique<ByteLevelNormalizer>();
   if (type == "Sequence") {
-    ConfigNode list = node.at("normalizers");
-    list.expect_array();
-    std::vector<std::unique_ptr<Normalizer>> parts;
-    for (size_t i = 0; i < list.size(); ++i) parts.push_back(build(list.at(i)));
-    return std::make_unique<SequenceNormalizer>(std::move(parts));
+    return std::make_unique<SequenceNormalizer>(node.build_each("normalizers", build));
   }
   node.fail("normalizer type \"{}\" is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, "
             "Strip, StripAccents, Nmt, ByteLevel, Sequence)",

@@ -126,11 +126,7 @@ std::unique_ptr<PostProcessor> build(const ConfigNode& node) {
         std::vector<int64_t>{cls}, std::nullopt, std::vector<int64_t>{sep}});
   }
   if (type == "Sequence") {
-    ConfigNode list = node.at("processors");
-    list.expect_array();
-    std::vector<std::unique_ptr<PostProcessor>> parts;
-    for (size_t i = 0; i < list.size(); ++i) parts.push_back(build(list.at(i)));
-    return std::make_unique<SequenceProcessor>(std::move(parts));
+    return std::make_unique<SequenceProcessor>(node.build_each("processors", build));
   }
   node.fail("post-processor type \"{}\" is not supported (supported: TemplateProcessing, ByteLevel, BertProcessing, "
             "RobertaProcessing, Sequence)",

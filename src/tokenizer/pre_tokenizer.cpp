@@ -220,11 +220,7 @@ std::unique_ptr<PreTokenizer> build(const ConfigNode& node) {
     return std::make_unique<CharSplit>([delimiter](char32_t c) { return c == delimiter; }, SplitBehavior::Removed);
   }
   if (type == "Sequence") {
-    ConfigNode list = node.at("pretokenizers");
-    list.expect_array();
-    std::vector<std::unique_ptr<PreTokenizer>> parts;
-    for (size_t i = 0; i < list.size(); ++i) parts.push_back(build(list.at(i)));
-    return std::make_unique<SequencePreTokenizer>(std::move(parts));
+    return std::make_unique<SequencePreTokenizer>(node.build_each("pretokenizers", build));
   }
   node.fail("type \"{}\" is not supported (supported: ByteLevel, Split, Metaspace, Whitespace, WhitespaceSplit, "
             "Digits, Punctuation, BertPreTokenizer, CharDelimiterSplit, Sequence)",

@@ -7,16 +7,47 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 namespace retain {
 
-AdamW::AdamW(std::vector<at::Tensor> params, AdamWOptions options)
-    : params_(std::move(params)), state_(params_.size()), options_(options) {
+namespace {
+
+std::vector<AdamWGroup> one_group(std::vector<at::Tensor> params) {
+  std::vector<AdamWGroup> groups(1);
+  groups[0].params = std::move(params);
+  return groups;
+}
+
+}  // namespace
+
+AdamW::AdamW(std::vector<at::Tensor> params, AdamWOptions options) : AdamW(one_group(std::move(params)), options) {}
+
+AdamW::AdamW(std::vector<AdamWGroup> groups, AdamWOptions defaults) : options_(defaults) {
   RETAIN_CHECK(options_.lr >= 0 && options_.eps >= 0 && options_.beta1 >= 0 && options_.beta1 < 1 &&
                    options_.beta2 >= 0 && options_.beta2 < 1,
                "adamw", "invalid options: lr {}, betas ({}, {}), eps {}", options_.lr, options_.beta1, options_.beta2,
                options_.eps);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    Group group;
+    group.first = params_.size();
+    group.count = groups[g].params.size();
+    group.lr = groups[g].lr.value_or(options_.lr);
+    group.weight_decay = groups[g].weight_decay.value_or(options_.weight_decay);
+    RETAIN_CHECK(group.lr >= 0 && group.weight_decay >= 0, "adamw",
+                 "parameter group {}: lr {} and weight decay {} must be >= 0", g, group.lr, group.weight_decay);
+    for (auto& p : groups[g].params) params_.push_back(std::move(p));
+    groups_.push_back(group);
+  }
+  state_.resize(params_.size());
 }
+
+void AdamW::set_lr(double lr) {
+  options_.lr = lr;
+  for (auto& g : groups_) g.lr = lr;
+}
+
+void AdamW::set_lr(size_t group, double lr) { groups_.at(group).lr = lr; }
 
 void AdamW::init_state(size_t i) {
   auto& s = state_[i];
@@ -27,29 +58,33 @@ void AdamW::init_state(size_t i) {
 
 void AdamW::step() {
   c10::NoGradGuard no_grad;
-  const double lr = options_.lr, b1 = options_.beta1, b2 = options_.beta2;
-  // Fused multi-tensor path: parameters grouped by (device, dtype), one kernel per group.
-  std::map<std::pair<std::string, at::ScalarType>, std::vector<size_t>> fused_groups;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    const at::Tensor& grad = p.grad();
-    if (!grad.defined()) continue;
-    init_state(i);
-    auto& s = state_[i];
-    ++s.step;
-    if (options_.fused && compat::has_fused_adamw() && p.is_cuda() && !grad.is_sparse()) {
-      fused_groups[{p.device().str(), p.scalar_type()}].push_back(i);
-      continue;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  // Fused multi-tensor path: parameters grouped by (group, device, dtype), one kernel per group.
+  std::map<std::tuple<size_t, std::string, at::ScalarType>, std::vector<size_t>> fused_groups;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const double lr = groups_[g].lr, weight_decay = groups_[g].weight_decay;
+    for (size_t i = groups_[g].first; i < groups_[g].first + groups_[g].count; ++i) {
+      auto& p = params_[i];
+      const at::Tensor& grad = p.grad();
+      if (!grad.defined()) continue;
+      init_state(i);
+      auto& s = state_[i];
+      ++s.step;
+      if (options_.fused && compat::has_fused_adamw() && p.is_cuda() && !grad.is_sparse()) {
+        fused_groups[{g, p.device().str(), p.scalar_type()}].push_back(i);
+        continue;
+      }
+      if (weight_decay != 0) p.mul_(1 - lr * weight_decay);
+      const double bias_correction1 = 1 - std::pow(b1, static_cast<double>(s.step));
+      const double bias_correction2 = 1 - std::pow(b2, static_cast<double>(s.step));
+      s.exp_avg.mul_(b1).add_(grad, 1 - b1);
+      s.exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
+      const at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
+      p.addcdiv_(s.exp_avg, denom, -lr / bias_correction1);
     }
-    if (options_.weight_decay != 0) p.mul_(1 - lr * options_.weight_decay);
-    const double bias_correction1 = 1 - std::pow(b1, static_cast<double>(s.step));
-    const double bias_correction2 = 1 - std::pow(b2, static_cast<double>(s.step));
-    s.exp_avg.mul_(b1).add_(grad, 1 - b1);
-    s.exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
-    const at::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias_correction2)).add_(options_.eps);
-    p.addcdiv_(s.exp_avg, denom, -lr / bias_correction1);
   }
   for (auto& [key, indices] : fused_groups) {
+    const Group& group = groups_[std::get<0>(key)];
     std::vector<at::Tensor> ps, gs, ms, vs, steps;
     for (size_t i : indices) {
       auto& s = state_[i];
@@ -64,7 +99,7 @@ void AdamW::step() {
       steps.push_back(s.step_tensor);
     }
     at::_foreach_add_(steps, 1.0);
-    compat::fused_adamw_(ps, gs, ms, vs, steps, lr, b1, b2, options_.weight_decay, options_.eps);
+    compat::fused_adamw_(ps, gs, ms, vs, steps, group.lr, b1, b2, group.weight_decay, options_.eps);
     // The contract of an in-place update: the parameter's version counter moves. Caches keyed on
     // it (SETA's merged working weights, model/sparse_expert.h) rely on that; the fused kernel alone
     // does not guarantee it, so every updated parameter is bumped here (one more bump is harmless).
@@ -84,7 +119,8 @@ std::vector<std::pair<std::string, at::Tensor>> AdamW::state() const {
     const std::string prefix = std::to_string(i) + ".";
     out.emplace_back(prefix + "exp_avg", s.exp_avg);
     out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq);
-    out.emplace_back(prefix + "step", at::full({}, static_cast<double>(s.step), at::TensorOptions().dtype(at::kDouble)));
+    out.emplace_back(prefix + "step",
+                     at::full({}, static_cast<double>(s.step), at::TensorOptions().dtype(at::kDouble)));
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include "retain/eval/results.h"
 #include "retain/eval/scoring.h"
 #include "retain/model/generation.h"
+#include "retain/train/batch_forward.h"
 #include "retain/train/loss.h"
 
 namespace retain {
@@ -103,9 +104,7 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
     const Batch batch = collate(rows, order, pad);
     const AnswerPositions answers = answer_positions(batch);
-    ForwardInput in;
-    in.input_ids = batch.input_ids.to(device);
-    in.attention_mask = batch.attention_mask.to(device);
+    ForwardInput in = forward_input(batch, device);
     // A routed model (asr, seta) routes on the prompt alone: every candidate row gets the prompt's route.
     in.route_mask = in.attention_mask * batch.labels.to(device).eq(kIgnoreIndex);
     const auto hidden = model->hidden_states(in);  // (R, T, H)

@@ -28,7 +28,6 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
   const OptimizerSettings optim = config.optim_for(method_name);
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
   RunContext run = open_run(model_dir, tasks, config, at::kCPU, tokenizer);
-  const Schedule schedule = parse_schedule(optim.schedule);
 
   OptimizerSettings o = optim;
   json plan = {{"format", "retain.plan/1"},
@@ -55,7 +54,7 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
     const int64_t warmup = warmup_steps(optim, total);
     json step_list = json::array();
     for (int64_t s = 0; s < total; ++s)
-      step_list.push_back({{"lr", learning_rate_at(schedule, optim.lr, s, total, warmup)},
+      step_list.push_back({{"lr", learning_rate_at(optim.schedule, optim.lr, s, total, warmup)},
                            {"epoch", steps[s].epoch},
                            {"micro_batches", steps[s].micro_batches}});
     json test = json::array();
@@ -82,7 +81,7 @@ json write_training_plan(const std::string& method_name, const std::filesystem::
   std::filesystem::create_directories(out_dir);
   // The method's own parameters as they are before the first step (seqlora's LoRA), by the method's
   // own code with the run's seed: what run_method starts from.
-  auto method = make_method(method_name, config.methods.contains(method_name) ? config.methods[method_name] : json());
+  auto method = config.method(method_name).make();
   if (!method->updates_base()) {
     method->on_run_start(run);
     method->save(run, out_dir / "initial");

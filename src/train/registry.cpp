@@ -3,175 +3,82 @@
 #include "retain/core/error.h"
 #include "retain/core/settings.h"
 #include "retain/core/suggest.h"
-#include "retain/train/asr.h"
-#include "retain/train/baselines.h"
-#include "retain/train/ewc.h"
-#include "retain/train/inflora.h"
-#include "retain/train/lwf.h"
-#include "retain/train/olora.h"
-#include "retain/train/osft.h"
-#include "retain/train/pertask.h"
-#include "retain/train/replay.h"
-#include "retain/train/seta.h"
-
-#include <map>
+#include "retain/train/methods/asr.h"
+#include "retain/train/methods/baselines.h"
+#include "retain/train/methods/ewc.h"
+#include "retain/train/methods/inflora.h"
+#include "retain/train/methods/lwf.h"
+#include "retain/train/methods/olora.h"
+#include "retain/train/methods/osft.h"
+#include "retain/train/methods/pertask.h"
+#include "retain/train/methods/replay.h"
+#include "retain/train/methods/seta.h"
 
 namespace retain {
 
 namespace {
-struct NoSettings {
-  template <class V>
-  void visit(V&) {}
-};
-
-void check_known(const std::string& name) {
-  const auto& names = method_names();
-  if (std::find(names.begin(), names.end(), name) == names.end())
-    fail("method", "unknown method \"{}\"{} (available: {})", name, did_you_mean(name, names), fmt::join(names, ", "));
+// A row for class M constructed from its settings type S (read, validated, kept for the factory).
+template <class S, class M>
+MethodEntry row(std::string name, double lr, std::string source) {
+  auto parse = [name](const json& table, const std::string& where) {
+    S s;
+    settings::read(s, table, where);
+    s.validate(where);
+    return MethodSpec{name, settings::to_json(s), [s] { return std::unique_ptr<Method>(std::make_unique<M>(s)); }};
+  };
+  return {name, {lr, std::move(source)}, parse};
 }
 }  // namespace
 
+const std::vector<MethodEntry>& method_table() {
+  // The papers' decoder-LLM (7B) learning rates where their code has them; docs/protocol.md
+  // cites each file. A 7B model's learning rate is usually far too small for retain's own small
+  // models: set [optim].lr or sweep it (--sweep optim.lr=...) there.
+  static const std::vector<MethodEntry> table = {
+      row<NoMethodSettings, SeqFT>("seqft", 1e-5, "TRACE scripts/train_seq_naive.sh (full fine-tuning, LLaMA-2-7B)"),
+      row<LoraSettings, SeqLoRA>("seqlora", 1e-4, "TRACE scripts/train_lora.sh (LoRA r 8, LLaMA-2-7B)"),
+      row<LoraSettings, IncLoRA>("inclora", 1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"),
+      row<OLoraSettings, OLoRA>("olora", 1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"),
+      row<InfLoraSettings, InfLoRA>("inflora", 3e-4, "gainlora gen_script_long_order3_t5_inflora.sh (InfLoRA on T5-large)"),
+      row<OsftSettings, OSFT>("osft", 1e-5,
+                              "orthogonal-subspace-learning notebooks/llama-single-gpu-code/test.py (LLaMA-2-7B)"),
+      row<EwcSettings, EWC>("ewc", 1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"),
+      row<LwfSettings, LwF>("lwf", 1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"),
+      row<ReplaySettings, Replay>("replay", 1e-5, "TRACE scripts/train_replay.sh (LLaMA-2-7B)"),
+      row<NoMethodSettings, MultiTask>("mtl", 1e-5, "no public setting; seqft's (full fine-tuning, TRACE)"),
+      row<LoraSettings, PerTaskFT>("pertask", 1e-4, "TRACE scripts/train_lora.sh (one LoRA per task)"),
+      row<AsrSettings, ASR>("asr", 1e-4, "Any-SSR scripts/train_lora_*.sh (LLaMA-2-7B-chat)"),
+      row<SetaSettings, SETA>("seta", 1e-4, "no public code (our design: the adapters' 1e-4)"),
+  };
+  return table;
+}
+
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"seqft", "seqlora", "inclora", "olora", "inflora", "osft", "ewc", "lwf", "replay", "mtl", "pertask", "asr", "seta"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& e : method_table()) out.push_back(e.name);
+    return out;
+  }();
   return names;
 }
 
+const MethodEntry& method_entry(const std::string& name) {
+  for (const auto& e : method_table())
+    if (e.name == name) return e;
+  const auto& names = method_names();
+  fail("method", "unknown method \"{}\"{} (available: {})", name, did_you_mean(name, names), fmt::join(names, ", "));
+}
+
+MethodSpec parse_method(const std::string& name, const json& settings) {
+  return method_entry(name).parse(settings, "method." + name);
+}
+
 std::unique_ptr<Method> make_method(const std::string& name, const json& settings) {
-  check_known(name);
-  const std::string where = "method." + name;
-  if (name == "seqlora" || name == "inclora" || name == "pertask") {
-    LoraSettings lora;
-    settings::read(lora, settings, where);
-    if (name == "seqlora") return std::make_unique<SeqLoRA>(lora);
-    if (name == "pertask") return std::make_unique<PerTaskFT>(lora);
-    return std::make_unique<IncLoRA>(lora);
-  }
-  if (name == "olora") {
-    OLoraSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<OLoRA>(s);  // the constructor validates orthogonal_loss and the lambdas
-  }
-  if (name == "inflora") {
-    InfLoraSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<InfLoRA>(s);  // the constructor validates
-  }
-  if (name == "osft") {
-    OsftSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<OSFT>(s);  // the constructor validates
-  }
-  if (name == "asr") {
-    AsrSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<ASR>(s);  // the constructor validates
-  }
-  if (name == "seta") {
-    SetaSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<SETA>(s);  // the constructor validates
-  }
-  if (name == "ewc") {
-    EwcSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<EWC>(s);
-  }
-  if (name == "replay") {
-    ReplaySettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<Replay>(s);
-  }
-  if (name == "lwf") {
-    LwfSettings s;
-    settings::read(s, settings, where);
-    return std::make_unique<LwF>(s);
-  }
-  NoSettings none;
-  settings::read(none, settings, where);
-  if (name == "seqft") return std::make_unique<SeqFT>();
-  return std::make_unique<MultiTask>();
+  return parse_method(name, settings).make();
 }
 
-MethodDefaultLr method_default_lr(const std::string& name) {
-  check_known(name);
-  // The papers' decoder-LLM (7B) settings where their code has them; docs/methods/defaults.md cites
-  // each file. A 7B model's learning rate is usually far too small for retain's own small models:
-  // set [optim].lr or sweep it (--sweep optim.lr=...) there.
-  static const std::map<std::string, MethodDefaultLr> table = {
-      {"seqft", {1e-5, "TRACE scripts/train_seq_naive.sh (full fine-tuning, LLaMA-2-7B)"}},
-      {"seqlora", {1e-4, "TRACE scripts/train_lora.sh (LoRA r 8, LLaMA-2-7B)"}},
-      {"inclora", {1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"}},
-      {"olora", {1e-4, "O-LoRA scripts_llama/order_1.sh (tasks after the first; LLaMA-7B)"}},
-      {"inflora", {3e-4, "gainlora gen_script_long_order3_t5_inflora.sh (InfLoRA on T5-large)"}},
-      {"osft", {1e-5, "orthogonal-subspace-learning notebooks/llama-single-gpu-code/test.py (LLaMA-2-7B)"}},
-      {"ewc", {1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"}},
-      {"lwf", {1e-5, "TRACE scripts/train_seq_cl.sh (LLaMA-2-7B)"}},
-      {"replay", {1e-5, "TRACE scripts/train_replay.sh (LLaMA-2-7B)"}},
-      {"mtl", {1e-5, "no public setting; seqft's (full fine-tuning, TRACE)"}},
-      {"pertask", {1e-4, "TRACE scripts/train_lora.sh (one LoRA per task)"}},
-      {"asr", {1e-4, "Any-SSR scripts/train_lora_*.sh (LLaMA-2-7B-chat)"}},
-      {"seta", {1e-4, "no public code (our design: the adapters' 1e-4)"}},
-  };
-  return table.at(name);
-}
+json method_settings(const std::string& name, const json& settings) { return parse_method(name, settings).resolved; }
 
-json method_settings(const std::string& name, const json& settings) {
-  check_known(name);
-  const std::string where = "method." + name;
-  if (name == "seqlora" || name == "inclora" || name == "pertask") {
-    LoraSettings lora;
-    settings::read(lora, settings, where);
-    return settings::to_json(lora);
-  }
-  if (name == "olora") {
-    OLoraSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  if (name == "inflora") {
-    InfLoraSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  if (name == "osft") {
-    OsftSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  if (name == "asr") {
-    AsrSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  if (name == "seta") {
-    SetaSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  if (name == "ewc") {
-    EwcSettings s;
-    settings::read(s, settings, where);
-    s.validate();
-    return settings::to_json(s);
-  }
-  if (name == "replay") {
-    ReplaySettings s;
-    settings::read(s, settings, where);
-    s.validate();
-    return settings::to_json(s);
-  }
-  if (name == "lwf") {
-    LwfSettings s;
-    settings::read(s, settings, where);
-    s.validate(where);
-    return settings::to_json(s);
-  }
-  return json::object();
-}
+MethodDefaultLr method_default_lr(const std::string& name) { return method_entry(name).default_lr; }
 
 }  // namespace retain

@@ -48,9 +48,10 @@ void RunConfig::set_method_table(const std::string& name, const json& table, con
     else
       own[it.key()] = *it;
   }
-  method_settings(name, own);  // the method's name and its own keys (unknown ones suggest an optim key too)
+  MethodSpec spec = parse_method(name, own);  // name, keys, values (unknown keys suggest an optim key too)
   OptimizerSettings check;
   settings::read(check, opt, where);  // types
+  specs.insert_or_assign(name, std::move(spec));
   methods[name] = own;
   if (!opt.empty()) method_optim[name] = opt;
 }
@@ -76,6 +77,11 @@ void RunConfig::set(const std::string& assignment) {
        did_you_mean(section, {"run", "optim", "eval", "method"}));
 }
 
+MethodSpec RunConfig::method(const std::string& name) const {
+  auto it = specs.find(name);
+  return it != specs.end() ? it->second : parse_method(name, json());
+}
+
 OptimizerSettings RunConfig::optim_for(const std::string& method) const {
   OptimizerSettings o = optim;
   if (o.lr == 0) o.lr = method_default_lr(method).lr;
@@ -97,7 +103,7 @@ void RunConfig::validate(const std::vector<std::string>& method_names) const {
   if (global.lr == 0) global.lr = 1;  // stands for the methods' defaults here; each is checked below
   global.validate("optim");
   for (const auto& name : method_names) {
-    make_method(name, methods.contains(name) ? methods[name] : json());  // name, keys, values
+    method(name);  // the name (the table was checked when it was set)
     optim_for(name).validate(method_optim.contains(name) ? "method." + name : "optim");
   }
 }
@@ -109,7 +115,7 @@ json RunConfig::to_json(const std::vector<std::string>& method_names) const {
   json out = {{"run", settings::to_json(r)}, {"optim", settings::to_json(o)}, {"eval", settings::to_json(e)}};
   json m = json::object();
   for (const auto& name : method_names) {
-    json table = method_settings(name, methods.contains(name) ? methods[name] : json());
+    json table = method(name).resolved;
     if (method_optim.contains(name)) table.update(method_optim[name]);
     m[name] = table;
   }
@@ -118,8 +124,6 @@ json RunConfig::to_json(const std::vector<std::string>& method_names) const {
 }
 
 void RunSettings::validate() const {
-  RETAIN_CHECK(autocast == "off" || autocast == "bf16", "config", "run.autocast = \"{}\" is not known: expected off | bf16",
-               autocast);
   RETAIN_CHECK(dtype == "float32" || dtype == "bfloat16" || dtype == "float16" || dtype == "float64", "config",
                "run.dtype = \"{}\" is not known: expected float32 | bfloat16 | float16 | float64", dtype);
   try {
@@ -127,7 +131,7 @@ void RunSettings::validate() const {
   } catch (const Error& e) {
     fail("config", "run.device = \"{}\": {}", device, e.message());
   }
-  RETAIN_CHECK(autocast == "off" || device.rfind("cuda", 0) == 0, "config",
+  RETAIN_CHECK(autocast == Autocast::Off || device.rfind("cuda", 0) == 0, "config",
                "run.autocast = bf16 needs run.device = cuda (autocast is a CUDA feature here); got device \"{}\"", device);
   RETAIN_CHECK(max_length >= 2, "config", "run.max_length must be at least 2 (one prompt and one answer token), got {}",
                max_length);
@@ -210,7 +214,7 @@ RunContext open_run(const std::filesystem::path& model_dir, const std::vector<Ta
   run.tokenizer = &tokenizer;
   run.tasks = tasks;
   run.seed = static_cast<uint64_t>(config.run.seed);
-  run.autocast_bf16 = config.run.autocast == "bf16";
+  run.autocast_bf16 = config.run.autocast == Autocast::Bf16;
   run.tokenize.max_length = config.run.max_length;
   RETAIN_CHECK(!run.model->config.eos_token_ids.empty(), "run", "{}/config.json names no eos_token_id; training needs one",
                model_dir.string());
@@ -242,7 +246,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   const auto general_path = resolve_general_text(config.eval.general_text, model_dir);
   const OptimizerSettings optim = config.optim_for(method_name);
   const auto started = std::chrono::steady_clock::now();
-  auto method = make_method(method_name, config.methods.contains(method_name) ? config.methods[method_name] : json());
+  auto method = config.method(method_name).make();
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
 
   RunContext run = open_run(model_dir, tasks, config, parse_device(config.run.device), tokenizer);

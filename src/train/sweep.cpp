@@ -2,8 +2,8 @@
 
 #include "retain/core/error.h"
 #include "retain/core/files.h"
-#include "retain/core/random.h"
 #include "retain/core/suggest.h"
+#include "retain/train/subset.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -77,13 +77,8 @@ std::vector<Task> with_dev_splits(std::vector<Task> tasks, double share, uint64_
     RETAIN_CHECK(n >= 2, kComponent, "task \"{}\" has no dev split and {} training example(s): none to hold out",
                  task.name, n);
     const int64_t k = std::clamp<int64_t>(std::llround(share * static_cast<double>(n)), 1, n - 1);
-    std::vector<int64_t> order(n);
-    for (int64_t i = 0; i < n; ++i) order[i] = i;
-    auto rng = seeded_rng({seed, static_cast<uint64_t>(t), uint64_t{0xDE5}});
-    for (int64_t i = 0; i < k; ++i)
-      std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
     std::vector<bool> held(n, false);
-    for (int64_t i = 0; i < k; ++i) held[order[i]] = true;
+    for (int64_t i : random_subset(n, k, {seed, static_cast<uint64_t>(t), uint64_t{0xDE5}})) held[i] = true;
     std::vector<Example> train;
     for (int64_t i = 0; i < n; ++i) (held[i] ? task.dev : train).push_back(task.train[i]);
     task.train = std::move(train);

@@ -3,6 +3,7 @@
 #include "retain/core/error.h"
 #include "retain/core/torch_compat.h"
 #include "retain/train/adamw.h"
+#include "retain/train/batch_forward.h"
 #include "retain/train/loss.h"
 #include "retain/train/schedule.h"
 
@@ -14,10 +15,7 @@
 namespace retain {
 
 at::Tensor Method::forward(TaskContext& ctx, const Batch& batch) {
-  ForwardInput input;
-  input.input_ids = batch.input_ids.to(ctx.run.device);
-  input.attention_mask = batch.attention_mask.to(ctx.run.device);
-  return ctx.run.model->forward(input);
+  return ctx.run.model->forward(forward_input(batch, ctx.run.device));
 }
 
 const at::Tensor& MethodState::tensor(const std::string& name) const {
@@ -59,8 +57,6 @@ void OptimizerSettings::validate(const std::string& where) const {
   RETAIN_CHECK(grad_accum >= 1, "config", "{}.grad_accum must be at least 1, got {}", where, grad_accum);
   RETAIN_CHECK(warmup_ratio >= 0 && warmup_ratio < 1, "config", "{}.warmup_ratio must be in [0, 1), got {}", where,
                warmup_ratio);
-  RETAIN_CHECK(schedule == "constant" || schedule == "linear" || schedule == "cosine", "config",
-               "{}.schedule = \"{}\" is not known: expected constant | linear | cosine", where, schedule);
   RETAIN_CHECK(max_grad_norm >= 0, "config", "{}.max_grad_norm must be >= 0 (0: no clipping), got {}", where,
                max_grad_norm);
   RETAIN_CHECK(max_steps >= 0, "config", "{}.max_steps must be >= 0 (0: epochs decide), got {}", where, max_steps);
@@ -118,7 +114,6 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
                                const std::function<void(const StepInfo&)>& observe,
                                const StepCheckpointing* checkpointing) {
   s.validate();
-  const Schedule schedule = parse_schedule(s.schedule);
   torch::manual_seed(ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index) + 17);
   method.on_task_start(ctx);
   const std::vector<TokenizedExample> examples = method.training_examples(ctx);
@@ -192,7 +187,7 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
     method.after_backward(ctx);
     const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
     const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-    const double lr = learning_rate_at(schedule, s.lr, step, total_steps, warmup);
+    const double lr = learning_rate_at(s.schedule, s.lr, step, total_steps, warmup);
     optimizer.set_lr(lr);
     optimizer.step();
     method.after_step(ctx);

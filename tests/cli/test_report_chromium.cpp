@@ -5,7 +5,7 @@
 //
 // Skips (GTEST_SKIP) when no Chromium is installed: `apt-get install chromium` (scripts/install-deps.sh),
 // or point RETAIN_CHROMIUM at a chromium / chrome binary.
-#include "common/test_paths.h"
+#include "cli_support.h"
 
 #include "retain/core/files.h"
 #include "retain/core/json.h"
@@ -26,32 +26,12 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace retain::testing;
 using retain::json;
-using retain::testing::temp_dir;
 
 const std::vector<std::string> kTasks = {"dbpedia", "amazon", "yahoo", "agnews & <co>"};
 const std::vector<std::string> kMethods = {"seqft", "inclora", "olora", "ewc", "replay", "mtl", "pertask", "asr"};
 constexpr size_t kStepsPerTask = 700;  // 2800 loss lines per method: the curve is cut to buckets
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-/// Runs a shell command line, capturing stdout and stderr.
-Result shell(const std::string& command, const fs::path& scratch) {
-  const std::string out = (scratch / "stdout").string(), err = (scratch / "stderr").string();
-  const int status = std::system((command + " >" + quote(out) + " 2>" + quote(err)).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), retain::read_file(out),
-          retain::read_file(err)};
-}
 
 /// The Chromium binary: $RETAIN_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH.
 std::string find_chromium() {
@@ -114,12 +94,6 @@ void write_run(const fs::path& dir) {
   retain::write_summary(dir / "summary.json", all);
 }
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
-}
-
 /// Lines of Chromium's log that report a page problem: console messages, failed loads, requests.
 std::vector<std::string> page_problems(const std::string& log) {
   std::vector<std::string> problems;
@@ -144,7 +118,7 @@ class ReportCli : public ::testing::Test {
     dir_ = temp_dir("report_chromium");
     fs::create_directories(dir_ / "run");
     write_run(dir_ / "run");
-    const auto r = shell(quote(RETAIN_CLI) + " report " + quote((dir_ / "run").string()), dir_);
+    const auto r = shell(quote(RETAIN_CLI) + " report " + quote((dir_ / "run").string()));
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(r.out, (dir_ / "run" / "report.html").string() + "\n");
     page_ = dir_ / "run" / "report.html";
@@ -165,9 +139,8 @@ class ReportInChromium : public ReportCli {
   /// chromium --headless with a fresh profile, logging to stderr; `args` are the extra switches.
   Result chromium(const std::string& args) {
     return shell("timeout 120 " + quote(chromium_) + " --headless --no-sandbox --disable-gpu --no-first-run " +
-                     "--disable-extensions --disable-background-networking --enable-logging=stderr --v=0 " +
-                     "--user-data-dir=" + quote((dir_ / "profile").string()) + " " + args,
-                 dir_);
+                 "--disable-extensions --disable-background-networking --enable-logging=stderr --v=0 " +
+                 "--user-data-dir=" + quote((dir_ / "profile").string()) + " " + args);
   }
 
   std::string chromium_;
@@ -177,19 +150,19 @@ TEST_F(ReportInChromium, DomHoldsEveryChartAndNoConsoleErrors) {
   const auto r = chromium("--dump-dom " + quote("file://" + page_.string()));
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string& dom = r.out;
-  ASSERT_NE(dom.find("<body"), std::string::npos) << dom.substr(0, 500);
+  ASSERT_MSG(dom, "<body");
   const size_t m = kMethods.size(), t = kTasks.size();
-  EXPECT_EQ(count(dom, "<svg "), 1 + m + t + m);  // every <svg> is a chart: aa-bwt, heatmaps, task curves, losses
-  EXPECT_EQ(count(dom, "class=\"chart\" data-chart=\"aa-bwt\""), 1u);
-  EXPECT_EQ(count(dom, "class=\"chart\" data-chart=\"heatmap\""), m);
-  EXPECT_EQ(count(dom, "class=\"chart\" data-chart=\"task-curve\""), t);
-  EXPECT_EQ(count(dom, "class=\"chart\" data-chart=\"loss\""), m);
-  EXPECT_EQ(count(dom, "<rect class=\"cell\""), m * (t + 1) * t);
-  EXPECT_EQ(count(dom, "<rect class=\"bar\""), 2 * m);  // AA and BWT of every method (4 tasks: BWT defined)
-  EXPECT_EQ(count(dom, "<tr data-method="), m);
+  EXPECT_EQ(occurrences(dom, "<svg "), 1 + m + t + m);  // every <svg> is a chart: aa-bwt, heatmaps, task curves, losses
+  EXPECT_EQ(occurrences(dom, "class=\"chart\" data-chart=\"aa-bwt\""), 1u);
+  EXPECT_EQ(occurrences(dom, "class=\"chart\" data-chart=\"heatmap\""), m);
+  EXPECT_EQ(occurrences(dom, "class=\"chart\" data-chart=\"task-curve\""), t);
+  EXPECT_EQ(occurrences(dom, "class=\"chart\" data-chart=\"loss\""), m);
+  EXPECT_EQ(occurrences(dom, "<rect class=\"cell\""), m * (t + 1) * t);
+  EXPECT_EQ(occurrences(dom, "<rect class=\"bar\""), 2 * m);  // AA and BWT of every method (4 tasks: BWT defined)
+  EXPECT_EQ(occurrences(dom, "<tr data-method="), m);
   // The parsed DOM keeps the escaped task name as text, never as markup.
-  EXPECT_NE(dom.find("agnews &amp; &lt;co&gt;"), std::string::npos);
-  EXPECT_EQ(dom.find("<co>"), std::string::npos);
+  EXPECT_MSG(dom, "agnews &amp; &lt;co&gt;");
+  EXPECT_NO_MSG(dom, "<co>");
   EXPECT_EQ(page_problems(r.err), std::vector<std::string>{}) << r.err;
 }
 
@@ -199,8 +172,8 @@ TEST_F(ReportInChromium, PageIsWellFormedXhtml) {
   fs::copy_file(page_, xhtml);
   const auto r = chromium("--dump-dom " + quote("file://" + xhtml.string()));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.find("parsererror"), std::string::npos) << r.out.substr(0, 2000);
-  EXPECT_EQ(count(r.out, "data-chart=\"heatmap\""), kMethods.size());
+  EXPECT_NO_MSG(r.out, "parsererror");
+  EXPECT_EQ(occurrences(r.out, "data-chart=\"heatmap\""), kMethods.size());
 }
 
 TEST_F(ReportInChromium, ScreenshotRasterises) {
@@ -224,31 +197,20 @@ TEST_F(ReportInChromium, ScreenshotRasterises) {
 // `retain run` ends by writing OUT/report.html, the same page `retain report OUT` writes.
 TEST_F(ReportCli, RunWritesTheReport) {
   std::string task_args;
-  for (const std::string name : {"colors", "animals"}) {
-    const fs::path task = dir_ / "tasks" / name;
-    fs::create_directories(task);
-    retain::write_file_atomic(task / "task.json",
-                              json{{"name", name}, {"type", "classification"}, {"labels", {"one", "two"}}}.dump());
-    std::string lines;
-    for (const std::string word : {"one", "two"})
-      lines += json{{"input", "say " + word}, {"output", word}}.dump() + "\n";
-    retain::write_file_atomic(task / "train.jsonl", lines);
-    retain::write_file_atomic(task / "test.jsonl", lines);
-    task_args += " --task " + quote(task.string());
-  }
+  for (const std::string name : {"colors", "animals"})
+    task_args += " --task " + quote(make_task(dir_ / "tasks", name, {"one", "two"}, 1).string());
   const fs::path out = dir_ / "real";
-  const auto model = retain::testing::fixtures() / "models" / "qwen2";
+  const auto model = fixtures() / "models" / "qwen2";
   const auto r = shell(quote(RETAIN_CLI) + " run --model " + quote(model.string()) + task_args +
-                           " --method seqft --method pertask --set eval.scoring=rank --out " + quote(out.string()),
-                       dir_);
+                       " --method seqft --method pertask --set eval.scoring=rank --out " + quote(out.string()));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("retain run: report " + (out / "report.html").string()), std::string::npos) << r.err;
+  EXPECT_MSG(r.err, "retain run: report " + (out / "report.html").string());
   const std::string html = retain::read_file(out / "report.html");
-  EXPECT_EQ(count(html, "data-chart=\"heatmap\""), 2u);
-  EXPECT_EQ(count(html, "data-chart=\"loss\""), 2u);                             // both methods logged their steps
-  EXPECT_NE(html.find("<span class=\"tag\">oracle</span>"), std::string::npos);  // pertask, from its results
-  const auto again = shell(
-      quote(RETAIN_CLI) + " report " + quote(out.string()) + " --out " + quote((dir_ / "again.html").string()), dir_);
+  EXPECT_EQ(occurrences(html, "data-chart=\"heatmap\""), 2u);
+  EXPECT_EQ(occurrences(html, "data-chart=\"loss\""), 2u);  // both methods logged their steps
+  EXPECT_MSG(html, "<span class=\"tag\">oracle</span>");    // pertask, from its results
+  const auto again =
+      shell(quote(RETAIN_CLI) + " report " + quote(out.string()) + " --out " + quote((dir_ / "again.html").string()));
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(retain::read_file(dir_ / "again.html"), html);
 }
@@ -256,10 +218,10 @@ TEST_F(ReportCli, RunWritesTheReport) {
 TEST_F(ReportCli, MissingResultsIsAnErrorNamingTheFile) {
   fs::remove(dir_ / "run" / "olora" / "results.json");
   const auto before = retain::read_file(page_);
-  const auto r = shell(quote(RETAIN_CLI) + " report " + quote((dir_ / "run").string()), dir_);
+  const auto r = shell(quote(RETAIN_CLI) + " report " + quote((dir_ / "run").string()));
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("retain: error: [report]"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find((dir_ / "run" / "olora" / "results.json").string()), std::string::npos) << r.err;
+  EXPECT_MSG(r.err, "retain: error: [report]");
+  EXPECT_MSG(r.err, (dir_ / "run" / "olora" / "results.json").string());
   EXPECT_EQ(retain::read_file(page_), before);  // the earlier report is untouched
 }
 

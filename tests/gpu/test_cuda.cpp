@@ -7,7 +7,7 @@
 // oracle is transformers itself: tests/fixtures/hf_bf16_error.json holds transformers' own bf16
 // error against the same float64 reference on the GPU (tests/reference/hf_bf16_error.py), and
 // retain must stay within 1.5× of it (rounding order differs, so equality is not expected).
-#include "common/test_support.h"
+#include "common/toy_run.h"
 #include "retain/core/torch_compat.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/loader.h"
@@ -19,8 +19,7 @@
 
 namespace {
 
-using retain::testing::fixtures;
-using retain::testing::relative_error;
+using namespace retain::testing;
 
 class Cuda : public ::testing::TestWithParam<std::string> {
  protected:

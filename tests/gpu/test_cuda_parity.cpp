@@ -17,8 +17,7 @@
 // device is off by 1). A method whose CUDA path does not train — SETA's merged kernel reading stale
 // expert values, before the fused AdamW moved version counters — misses the loss bound from the
 // second step on: its CUDA loss stays at the untrained value.
-#include "common/test_support.h"
-#include "unit/train/train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/core/torch_compat.h"
 #include "retain/io/safetensors.h"
@@ -33,7 +32,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace retain::testing;
 
 constexpr double kLossTolerance = 5e-4;         // relative, every step and every general-text row
 constexpr double kUpdateTolerance = 2e-3;       // ‖Δ_cuda − Δ_cpu‖ / ‖Δ_cpu‖ over everything saved
@@ -68,10 +67,9 @@ class CudaParity : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CudaParity, TrainsOnCudaAsOnTheCpu) {
   const std::string method = GetParam();
-  const auto root = retain::testing::temp_dir("cuda_parity_" + method);
-  std::vector<retain::Task> tasks = {
-      retain::load_task(retain::testing::make_task(root, "colors", {"red", "blue", "green"}, 3)),
-      retain::load_task(retain::testing::make_task(root, "animals", {"cat", "dog", "cow"}, 3))};
+  const auto root = temp_dir("cuda_parity_" + method);
+  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 3)),
+                                     retain::load_task(make_task(root, "animals", {"cat", "dog", "cow"}, 3))};
   retain::RunConfig config;
   config.optim.lr = 1e-2;
   config.optim.batch_size = 3;
@@ -96,7 +94,7 @@ TEST_P(CudaParity, TrainsOnCudaAsOnTheCpu) {
   for (int d = 0; d < 2; ++d) {
     config.run.device = d == 0 ? "cpu" : "cuda";
     const auto out = root / config.run.device;
-    results[d] = retain::run_method(method, retain::testing::tiny_model_dir(), tasks, config, out);
+    results[d] = retain::run_method(method, kTinyModel, tasks, config, out);
     losses[d] = step_losses(out / method / "metrics.jsonl");
     saved[d] = saved_tensors(out / method / "checkpoints" / "task_2");
   }
@@ -120,7 +118,7 @@ TEST_P(CudaParity, TrainsOnCudaAsOnTheCpu) {
   EXPECT_EQ(results[0].matrix.scores, results[1].matrix.scores) << "the answers differ between the devices";
 
   // Base-model weights are compared as updates from the base (their values are mostly the base's).
-  const auto base = retain::safetensors::File::open(retain::testing::tiny_model_dir() / "model.safetensors");
+  const auto base = retain::safetensors::File::open(kTinyModel / "model.safetensors");
   ASSERT_FALSE(saved[0].empty()) << "the method saved nothing to compare";
   ASSERT_EQ(saved[0].size(), saved[1].size());
   double worst_update = 0, all_diff = 0, all_norm = 0;

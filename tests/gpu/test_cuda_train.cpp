@@ -5,8 +5,7 @@
 // different order: 1e-6 relative after 5 steps (a few float32 roundings). Autocast runs the matrix
 // products in bfloat16 (unit roundoff 2^-9 ≈ 2e-3, accumulated over a few layers): the first-step
 // loss must agree with float32 to 2e-2 relative, and the parameters must stay float32.
-#include "common/test_support.h"
-#include "unit/train/train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/torch_compat.h"
 #include "retain/train/adamw.h"
 #include "retain/train/runner.h"
@@ -18,7 +17,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace retain::testing;
 
 class CudaTrain : public ::testing::Test {
  protected:
@@ -49,8 +48,7 @@ TEST_F(CudaTrain, FusedAdamWEqualsThePerParameterUpdate) {
     a.zero_grad();
     b.zero_grad();
   }
-  for (size_t i = 0; i < fused.size(); ++i)
-    EXPECT_LT(retain::testing::relative_error(fused[i], plain[i]), 1e-6) << "parameter " << i;
+  for (size_t i = 0; i < fused.size(); ++i) EXPECT_LT(relative_error(fused[i], plain[i]), 1e-6) << "parameter " << i;
 }
 
 TEST_F(CudaTrain, FusedAdamWMovesTheVersionOfEveryUpdatedParameter) {
@@ -76,18 +74,17 @@ std::vector<double> losses(const fs::path& metrics) {
 }
 
 TEST_F(CudaTrain, Bf16AutocastTrainsCloseToFloat32AndKeepsFloat32Weights) {
-  const auto root = retain::testing::temp_dir("cuda_train");
-  std::vector<retain::Task> tasks = {
-      retain::load_task(retain::testing::make_task(root, "colors", {"red", "blue", "green", "gold"}, 4))};
+  const auto root = temp_dir("cuda_train");
+  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue", "green", "gold"}, 4))};
   retain::RunConfig config;
   config.run.device = "cuda";
   config.optim.lr = 1e-2;
   config.optim.batch_size = 4;
   config.eval.scoring = "rank";
   config.run.save_checkpoints = true;
-  retain::run_method("seqft", retain::testing::tiny_model_dir(), tasks, config, root / "fp32");
-  config.run.autocast = "bf16";
-  retain::run_method("seqft", retain::testing::tiny_model_dir(), tasks, config, root / "bf16");
+  retain::run_method("seqft", kTinyModel, tasks, config, root / "fp32");
+  config.run.autocast = retain::Autocast::Bf16;
+  retain::run_method("seqft", kTinyModel, tasks, config, root / "bf16");
   const auto a = losses(root / "fp32" / "seqft" / "metrics.jsonl"), b = losses(root / "bf16" / "seqft" / "metrics.jsonl");
   ASSERT_EQ(a.size(), b.size());
   ASSERT_GE(a.size(), 3u);
@@ -98,9 +95,8 @@ TEST_F(CudaTrain, Bf16AutocastTrainsCloseToFloat32AndKeepsFloat32Weights) {
   EXPECT_EQ(saved->config.stored_dtype, "float32");
   // The setting is refused on the CPU, naming the key.
   config.run.device = "cpu";
-  const auto message = retain::testing::error_of(
-      [&] { retain::run_method("seqft", retain::testing::tiny_model_dir(), tasks, config, root / "cpu"); });
-  EXPECT_NE(message.find("run.autocast"), std::string::npos) << message;
+  const auto message = error_of([&] { retain::run_method("seqft", kTinyModel, tasks, config, root / "cpu"); });
+  EXPECT_MSG(message, "run.autocast");
 }
 
 }  // namespace

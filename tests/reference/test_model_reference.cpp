@@ -6,7 +6,7 @@
 // Tolerances: float32 compute, relative L2 error < 1e-4 (the bound; measured ~1e-7, float32
 // rounding through 2 layers). float64 compute < 1e-5: transformers' own "float64" reference runs
 // RMSNorm and the rotary angles in float32, so it is itself only float32-accurate there.
-#include "common/test_support.h"
+#include "common/toy_run.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/generation.h"
 #include "retain/model/loader.h"
@@ -16,8 +16,7 @@
 
 namespace {
 
-using retain::testing::fixtures;
-using retain::testing::relative_error;
+using namespace retain::testing;
 
 struct Case {
   std::string model;

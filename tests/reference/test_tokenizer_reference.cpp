@@ -7,6 +7,8 @@
 // Every fixture file found is checked and every mismatching case is reported (text, expected,
 // got). No fixture at all is a failure, not a pass. RETAIN_TOKENIZER_FIXTURES_DIR overrides the
 // fixture folder (for cross-checks against other implementations).
+#include "common/test_support.h"
+#include "retain/core/files.h"
 #include "retain/core/json.h"
 #include "retain/core/sha256.h"
 #include "retain/tokenizer/tokenizer.h"
@@ -26,19 +28,12 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
 using retain::json;
 using retain::sha256_hex;  // checks that a fixture was generated from the tokenizer.json we load
 
 namespace {
 
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using namespace retain::testing;
 
 std::string ids_string(const std::vector<int64_t>& ids) { return json(ids).dump(); }
 std::string json_quoted(const std::string& text) { return json(text).dump(); }
@@ -92,7 +87,7 @@ TEST(TokenizerReference, MatchesHuggingFace) {
     ASSERT_TRUE(fs::exists(path)) << name << ": tokenizer file " << path << " is missing (run scripts/fetch-tokenizers.sh)";
     std::string expected_sha = fixture.value("sha256", "");
     if (!expected_sha.empty()) {
-      EXPECT_EQ(sha256_hex(read_bytes(path)), expected_sha)
+      EXPECT_EQ(sha256_hex(retain::read_file(path)), expected_sha)
           << name << ": " << path << " is not the file the fixture was generated from";
     }
     retain::Tokenizer tok = retain::Tokenizer::from_file(path);

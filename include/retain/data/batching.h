@@ -22,6 +22,7 @@
 // O-LoRA's collator instead cuts prompt + target from the right, which can remove the label.
 #pragma once
 
+#include "retain/data/ignore_index.h"
 #include "retain/data/task.h"
 #include "retain/tokenizer/tokenizer.h"
 

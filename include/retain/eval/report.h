@@ -71,9 +71,6 @@ LossCurve loss_curve(const std::vector<StepRecord>& log, size_t max_points = 400
 /// task seen so far), "stores data" for replay (keeps earlier tasks' examples).
 std::string privileged_label(const MethodResults& results);
 
-/// The HTML page (UTF-8). Deterministic: the same RunReport always gives the same bytes.
-std::string render_report_html(const RunReport& report);
-
 /// read_run_report + render_report_html, written atomically to `out` (default RUN_DIR/report.html):
 /// when reading or rendering fails, an existing report is left as it was. Returns the path written.
 std::filesystem::path write_run_report(const std::filesystem::path& run_dir, const std::filesystem::path& out = {});

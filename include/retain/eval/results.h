@@ -144,4 +144,7 @@ class MetricsLog {
 /// ends with "\n".
 std::string format_comparison_table(const std::vector<MethodResults>& results);
 
+/// A count in 3 significant digits with a K, M, B or T suffix ("950", "1.23K", "12.3M", "123B").
+std::string abbreviate_count(int64_t n);
+
 }  // namespace retain

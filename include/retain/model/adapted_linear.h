@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +34,27 @@ class LinearAdapterImpl : public torch::nn::Module {
   bool enabled = true;
 };
 
+class AdaptedLinearImpl;
+
+/// Keeps an input hook on its layer while it lives (AdaptedLinearImpl::add_input_hook); move-only.
+/// Removing the hook on destruction means a capture pass leaves no hook behind, even on error.
+class InputHookHandle {
+ public:
+  InputHookHandle() = default;
+  InputHookHandle(std::weak_ptr<AdaptedLinearImpl> layer, int64_t id) : layer_(std::move(layer)), id_(id) {}
+  InputHookHandle(InputHookHandle&& other) noexcept { *this = std::move(other); }
+  InputHookHandle& operator=(InputHookHandle&& other) noexcept;
+  InputHookHandle(const InputHookHandle&) = delete;
+  InputHookHandle& operator=(const InputHookHandle&) = delete;
+  ~InputHookHandle() { remove(); }
+  /// Removes the hook now (idempotent).
+  void remove();
+
+ private:
+  std::weak_ptr<AdaptedLinearImpl> layer_;
+  int64_t id_ = -1;
+};
+
 class AdaptedLinearImpl : public torch::nn::Module {
  public:
   AdaptedLinearImpl(int64_t in_features, int64_t out_features, bool bias);
@@ -50,13 +73,22 @@ class AdaptedLinearImpl : public torch::nn::Module {
   /// Adds every enabled adapter's ΔW into the weight and removes the adapters (explicit export only).
   void merge_adapters();
 
+  /// Calls `hook(x)` with the input x (..., in_features) of every forward() from now on, before any
+  /// product, until the returned handle is destroyed. For passes that read a layer's inputs (InfLoRA's
+  /// input covariances, OSFT's layer importance); the output is unchanged. The layer must be held by
+  /// a shared_ptr (an AdaptedLinear module holder).
+  InputHookHandle add_input_hook(std::function<void(const at::Tensor& x)> hook);
+
   int64_t in_features, out_features;
   torch::Tensor weight;  // (out, in)
   torch::Tensor bias;    // (out) or undefined
 
  private:
+  friend class InputHookHandle;
   std::vector<std::pair<std::string, std::shared_ptr<LinearAdapterImpl>>> adapters_;
   torch::nn::ModuleDict adapter_modules_{nullptr};
+  std::map<int64_t, std::function<void(const at::Tensor&)>> input_hooks_;  // by id, in the order added
+  int64_t next_hook_ = 0;
 };
 TORCH_MODULE(AdaptedLinear);
 

@@ -65,6 +65,9 @@ struct ForwardInput {
   KVCache* cache = nullptr;   // appended to when given
   at::Tensor route_mask = {};  // (B, T) 0/1: the prompt tokens a PromptRouter averages over, or
                                // undefined = attention_mask (rank scoring leaves out the answer tokens)
+  /// Called after each decoder layer i with its input and output hidden states (B, T, hidden), for
+  /// passes that read them (OSFT's layer importance); empty = not called.
+  std::function<void(int64_t layer, const at::Tensor& before, const at::Tensor& after)> on_layer = {};
 };
 
 /// Routed inference (ASR, model/routed_lora.h): picks each sample's adapter from the hidden states

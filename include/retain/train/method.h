@@ -63,6 +63,13 @@ struct MethodState {
   const at::Tensor& tensor(const std::string& name) const;
 };
 
+/// The settings of a method that has none ([method.seqft] and [method.mtl] take only [optim] keys).
+struct NoMethodSettings {
+  template <class V>
+  void visit(V&) {}
+  void validate(const std::string&) const {}
+};
+
 class Method {
  public:
   virtual ~Method() = default;

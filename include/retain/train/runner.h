@@ -8,11 +8,14 @@
 
 #include "retain/core/settings.h"
 #include "retain/eval/results.h"
+#include "retain/train/autocast.h"
 #include "retain/train/evaluator.h"
+#include "retain/train/registry.h"
 #include "retain/train/trainer.h"
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,7 +27,7 @@ struct RunSettings {
   int64_t seed = 0;
   int64_t max_length = 512;
   bool save_checkpoints = false;
-  std::string autocast = "off";
+  Autocast autocast = Autocast::Off;
   bool resumable = true;
   int64_t checkpoint_every_steps = 0;
   double checkpoint_every_minutes = 10;
@@ -62,6 +65,7 @@ struct RunConfig {
   EvalSettings eval;
   json methods = json::object();       // method name → the method's own settings from its table
   json method_optim = json::object();  // method name → the [optim] keys given in its table
+  std::map<std::string, MethodSpec> specs;  // method name → its table parsed and validated (registry.h)
 
   /// From the parsed TOML; unknown sections or keys are errors with the closest valid name.
   static RunConfig from_json(const json& config, const std::string& where);
@@ -70,6 +74,8 @@ struct RunConfig {
   /// Merges one `[method.<name>]` table: its [optim] keys into method_optim, the rest into methods;
   /// both checked now (names, types and values), errors naming `where`.
   void set_method_table(const std::string& name, const json& table, const std::string& where);
+  /// `name` with its settings: the table given for it, parsed when it was set, or the defaults.
+  MethodSpec method(const std::string& name) const;
   /// The optimizer settings `method` trains with (see above).
   OptimizerSettings optim_for(const std::string& method) const;
   /// Where optim_for(method).lr comes from: "method.<name>.lr", "optim.lr" or the method's default.

@@ -4,6 +4,7 @@
 
 #include "retain/core/settings.h"
 #include "retain/train/method.h"
+#include "retain/train/schedule.h"
 
 #include <functional>
 #include <string>
@@ -21,7 +22,7 @@ struct OptimizerSettings {
   int64_t batch_size = 8;  // examples per optimizer step = batch_size × grad_accum
   int64_t grad_accum = 1;
   double warmup_ratio = 0.0;
-  std::string schedule = "linear";
+  Schedule schedule = Schedule::Linear;
   double max_grad_norm = 1.0;  // 0 = no clipping
   int64_t max_steps = 0;       // per task; > 0: exactly this many, cycling the data (transformers' meaning)
 
@@ -42,7 +43,8 @@ struct OptimizerSettings {
       "optimizer steps per task; > 0 sets the count exactly, cycling the re-shuffled data as often as needed "
       "(epochs is then ignored), as transformers' TrainingArguments.max_steps; 0: epochs decide");
   }
-  /// Every value in range and `schedule` a known name; errors name `where`.key and the accepted values.
+  /// Every value in range; errors name `where`.key and the accepted values (`schedule` is checked
+  /// where it is read: settings::EnumNames).
   void validate(const std::string& where = "optim") const;
 };
 

@@ -1,15 +1,15 @@
-#include "retain/train/asr.h"
+#include "retain/train/methods/asr.h"
 
 #include "retain/core/error.h"
 #include "retain/data/prompt.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/lora.h"
-#include "retain/train/pertask.h"
+#include "retain/train/methods/pertask.h"
+#include "retain/train/prompt_features.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <numeric>
 
 namespace retain {
 
@@ -24,46 +24,6 @@ at::ScalarType parse_router_dtype(const std::string& name) {
 }
 
 std::string router_dtype_name(at::ScalarType dtype) { return dtype == at::kDouble ? "float64" : "float32"; }
-
-// The prompt part of each tokenized example.
-std::vector<std::vector<int64_t>> prompts_of(const std::vector<TokenizedExample>& examples) {
-  std::vector<std::vector<int64_t>> out;
-  out.reserve(examples.size());
-  for (const auto& e : examples) out.emplace_back(e.ids.begin(), e.ids.begin() + e.prompt_length);
-  return out;
-}
-
-// The generation prompts of a task's examples, tokenized as the evaluator does.
-std::vector<std::vector<int64_t>> test_prompts(const RunContext& run, const Task& task) {
-  std::vector<std::vector<int64_t>> out;
-  for (const auto& e : task.test) out.push_back(tokenize_prompt(*run.tokenizer, format_prompt(task, e), run.tokenize));
-  return out;
-}
-
-// norm(hidden) averaged over the tokens where mask is 1, in float32: (B, d).
-at::Tensor pool(RMSNorm& norm, const at::Tensor& hidden, const at::Tensor& mask) {
-  auto h = norm(hidden).to(at::kFloat);
-  auto m = mask.to(h.device(), at::kFloat).unsqueeze(-1);
-  return (h * m).sum(1) / m.sum(1).clamp_min(1.0);
-}
-
-// Routes each prompt's pooled features and sets the routes on the routed adapters.
-class AsrPromptRouter : public PromptRouter {
- public:
-  AsrPromptRouter(std::shared_ptr<AsrRouter> router, CausalLM model,
-                  std::vector<std::shared_ptr<RoutedLoraImpl>> adapters)
-      : router_(std::move(router)), norm_(model->model->norm), adapters_(std::move(adapters)) {}
-  int64_t layer() const override { return router_->feature_layers; }
-  void route(const at::Tensor& hidden, const at::Tensor& mask) override {
-    auto routes = router_->routes(pool(norm_, hidden, mask));
-    for (auto& adapter : adapters_) adapter->set_routes(routes);
-  }
-
- private:
-  std::shared_ptr<AsrRouter> router_;
-  RMSNorm norm_;
-  std::vector<std::shared_ptr<RoutedLoraImpl>> adapters_;
-};
 
 json parse_metadata_json(const std::map<std::string, std::string>& meta, const std::string& key,
                          const std::filesystem::path& path) {
@@ -89,44 +49,6 @@ void AsrSettings::validate(const std::string& where) const {
   RETAIN_CHECK(lora.r >= 1, "config", "{}.r must be at least 1, got {}", where, lora.r);
   RETAIN_CHECK(lora.dropout >= 0 && lora.dropout < 1, "config", "{}.dropout must be in [0, 1), got {}", where,
                lora.dropout);
-}
-
-int64_t resolve_feature_layers(int64_t feature_layers, int64_t n_layers) {
-  return std::min(feature_layers, n_layers / 2);
-}
-
-at::Tensor pooled_features(CausalLM& model, const at::Tensor& hidden, const at::Tensor& mask) {
-  return pool(model->model->norm, hidden, mask);
-}
-
-at::Tensor prompt_features(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t layers,
-                           int64_t batch_size) {
-  RETAIN_CHECK(batch_size >= 1, kComponent, "feature batch size must be at least 1, got {}", batch_size);
-  torch::NoGradGuard no_grad;
-  const auto device = model->model->embed_tokens->weight.device();
-  const int64_t n = static_cast<int64_t>(prompts.size());
-  auto out = at::empty({n, model->config.hidden_size}, at::TensorOptions().dtype(at::kFloat).device(device));
-  // Longest first, so that each batch pads little.
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prompts[a].size() > prompts[b].size(); });
-  const int64_t pad = model->config.pad_token_id.value_or(0);
-  for (int64_t first = 0; first < n; first += batch_size) {
-    const int64_t last = std::min(n, first + batch_size);
-    std::vector<std::vector<int64_t>> rows;
-    for (int64_t i = first; i < last; ++i) {
-      RETAIN_CHECK(!prompts[order[i]].empty(), kComponent, "prompt {} is empty", order[i]);
-      rows.push_back(prompts[order[i]]);
-    }
-    const auto padded = right_pad(rows, pad);
-    ForwardInput in;
-    in.input_ids = padded.input_ids.to(device);
-    in.attention_mask = padded.attention_mask.to(device);
-    auto hidden = model->model->forward(in, 0, layers);
-    auto index = at::tensor(std::vector<int64_t>(order.begin() + first, order.begin() + last), at::kLong).to(device);
-    out.index_copy_(0, index, pooled_features(model, hidden, in.attention_mask));
-  }
-  return out;
 }
 
 at::Tensor AsrRouter::expand(const at::Tensor& features) const {
@@ -230,7 +152,12 @@ void install_asr_routing(CausalLM& model, std::shared_ptr<AsrRouter> router, con
   RETAIN_CHECK(!adapters.empty(), kComponent, "the model has no routed adapter \"{}\"", routed_name);
   RETAIN_CHECK(router->feature_layers < model->config.num_hidden_layers, kComponent,
                "the router reads layer {} of a {}-layer model", router->feature_layers, model->config.num_hidden_layers);
-  model->router = std::make_shared<AsrPromptRouter>(std::move(router), model, std::move(adapters));
+  const int64_t layer = router->feature_layers;
+  model->router = std::make_shared<PooledPromptRouter>(
+      model->model->norm, layer, [router = std::move(router), adapters = std::move(adapters)](const at::Tensor& f) mutable {
+        auto routes = router->routes(f);
+        for (auto& adapter : adapters) adapter->set_routes(routes);
+      });
 }
 
 void remove_asr_routing(CausalLM& model) {

@@ -1,4 +1,4 @@
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 #include "retain/core/error.h"
 
@@ -12,6 +12,12 @@ LoraConfig LoraSettings::to_lora_config() const {
   c.target_modules = target_modules;
   c.use_rslora = use_rslora;
   return c;
+}
+
+void LoraSettings::validate(const std::string& where) const {
+  RETAIN_CHECK(r >= 1, "config", "{}.r must be at least 1, got {}", where, r);
+  RETAIN_CHECK(dropout >= 0 && dropout < 1, "config", "{}.dropout must be in [0, 1), got {}", where, dropout);
+  RETAIN_CHECK(!target_modules.empty(), "config", "{}.target_modules is empty: name at least one module", where);
 }
 
 std::vector<at::Tensor> adapter_parameters(CausalLM& model, const std::string& name) {

@@ -1,9 +1,9 @@
-#include "retain/train/ewc.h"
+#include "retain/train/methods/ewc.h"
 
 #include "retain/core/error.h"
-#include "retain/core/random.h"
 #include "retain/io/safetensors.h"
-#include "retain/train/loss.h"
+#include "retain/train/fisher.h"
+#include "retain/train/subset.h"
 
 #include <torch/torch.h>
 
@@ -22,51 +22,26 @@ at::ScalarType storage_dtype(const at::Tensor& p) {
 
 }  // namespace
 
-void EwcSettings::validate() const {
-  RETAIN_CHECK(lambda >= 0, "ewc", "method.ewc.lambda must be >= 0, got {}", lambda);
-  RETAIN_CHECK(fisher_samples >= 1, "ewc", "method.ewc.fisher_samples must be at least 1, got {}", fisher_samples);
+void EwcSettings::validate(const std::string& where) const {
+  RETAIN_CHECK(lambda >= 0, "ewc", "{}.lambda must be >= 0, got {}", where, lambda);
+  RETAIN_CHECK(fisher_samples >= 1, "ewc", "{}.fisher_samples must be at least 1, got {}", where, fisher_samples);
   RETAIN_CHECK(fisher_accumulate == "sum" || fisher_accumulate == "mean", "ewc",
-               "method.ewc.fisher_accumulate must be \"sum\" or \"mean\", got \"{}\"", fisher_accumulate);
+               "{}.fisher_accumulate must be \"sum\" or \"mean\", got \"{}\"", where, fisher_accumulate);
 }
 
 std::map<std::string, at::Tensor> ewc_fisher(CausalLM& model, const std::vector<TokenizedExample>& examples,
                                              at::Device device) {
-  auto named = model->base_parameters();
+  const auto named = model->base_parameters();
   std::vector<at::Tensor> params;
-  std::vector<bool> flags;
+  for (const auto& [name, p] : named) params.push_back(p);
+  std::vector<int64_t> rows(examples.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  FisherOptions options;
+  options.device = device;
+  options.float64_for_float64 = true;  // F in the parameter's precision (storage_dtype)
+  auto squares = diagonal_fisher(model, params, examples, rows, options);
   std::map<std::string, at::Tensor> fisher;
-  for (auto& [name, p] : named) {
-    params.push_back(p);
-    flags.push_back(p.requires_grad());
-    fisher[name] = torch::zeros(p.sizes(), p.options().dtype(storage_dtype(p)));
-  }
-  for (auto& p : params) p.requires_grad_(true);
-  const int64_t pad = model->config.pad_token_id.value_or(0);
-  int64_t used = 0;
-  {
-    torch::AutoGradMode grad_mode(true);
-    for (size_t i = 0; i < examples.size(); ++i) {
-      const Batch batch = collate(examples, {static_cast<int64_t>(i)}, pad);
-      ForwardInput input;
-      input.input_ids = batch.input_ids.to(device);
-      input.attention_mask = batch.attention_mask.to(device);
-      at::Tensor logits = model->forward(input);
-      auto parts = causal_lm_loss_sum(logits, batch.labels.to(device));
-      if (parts.tokens == 0) continue;  // no answer token survived truncation: no gradient
-      at::Tensor loss = parts.sum / static_cast<double>(parts.tokens);
-      auto grads = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                         /*allow_unused=*/true);
-      torch::NoGradGuard no_grad;
-      for (size_t k = 0; k < params.size(); ++k)
-        if (grads[k].defined()) fisher[named[k].first].add_(grads[k].to(storage_dtype(params[k])).square());
-      ++used;
-    }
-  }
-  for (size_t k = 0; k < params.size(); ++k) params[k].requires_grad_(flags[k]);
-  if (used > 0) {
-    torch::NoGradGuard no_grad;
-    for (auto& [name, f] : fisher) f.div_(static_cast<double>(used));
-  }
+  for (size_t k = 0; k < named.size(); ++k) fisher[named[k].first] = std::move(squares[k]);
   return fisher;
 }
 
@@ -93,21 +68,8 @@ at::Tensor EWC::extra_loss(TaskContext& ctx, const Batch&, const at::Tensor&) {
 
 void EWC::on_task_end(TaskContext& ctx) {
   const auto& all = ctx.train_examples();
-  std::vector<TokenizedExample> subset;
-  const auto n = static_cast<int64_t>(all.size());
-  if (n <= settings_.fisher_samples) {
-    subset = all;
-  } else {
-    // A uniform random subset (partial Fisher–Yates), kept in the split's order.
-    auto rng = seeded_rng({static_cast<uint64_t>(ctx.run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}});
-    std::vector<int64_t> order(n);
-    for (int64_t i = 0; i < n; ++i) order[i] = i;
-    for (int64_t i = 0; i < settings_.fisher_samples; ++i)
-      std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
-    order.resize(settings_.fisher_samples);
-    std::sort(order.begin(), order.end());
-    for (int64_t i : order) subset.push_back(all[i]);
-  }
+  const auto subset = pick(all, random_subset(static_cast<int64_t>(all.size()), settings_.fisher_samples,
+                                              {ctx.run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}}));
   auto task_fisher = ewc_fisher(ctx.run.model, subset, ctx.run.device);
   torch::NoGradGuard no_grad;
   if (fisher_.empty()) {

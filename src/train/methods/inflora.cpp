@@ -1,8 +1,9 @@
-#include "retain/train/inflora.h"
+#include "retain/train/methods/inflora.h"
 
 #include "retain/core/error.h"
-#include "retain/core/random.h"
 #include "retain/io/safetensors.h"
+#include "retain/train/batch_forward.h"
+#include "retain/train/subset.h"
 
 #include <torch/torch.h>
 
@@ -50,24 +51,16 @@ struct InputRecorder {
   }
 };
 
-// A LoRA adapter that can also hand its input to an InputRecorder.
-class InfLoraAdapterImpl : public LoraAdapterImpl {
- public:
-  InfLoraAdapterImpl(std::string module_name, int64_t in, int64_t out, int64_t rank, double scaling, double dropout)
-      : LoraAdapterImpl(in, out, rank, scaling, dropout), module(std::move(module_name)) {}
-  at::Tensor forward(const at::Tensor& x) override {
-    if (recorder) recorder->record(module, x);
-    return LoraAdapterImpl::forward(x);
-  }
+// The adapters named `name`, with their layers.
+struct InfLoraLayer {
   std::string module;
-  InputRecorder* recorder = nullptr;
+  AdaptedLinear linear;
+  std::shared_ptr<LoraAdapterImpl> adapter;
 };
-
-std::vector<std::pair<std::string, std::shared_ptr<InfLoraAdapterImpl>>> inflora_adapters(CausalLM& model,
-                                                                                          const std::string& name) {
-  std::vector<std::pair<std::string, std::shared_ptr<InfLoraAdapterImpl>>> out;
+std::vector<InfLoraLayer> inflora_adapters(CausalLM& model, const std::string& name) {
+  std::vector<InfLoraLayer> out;
   for (auto& [module, linear] : model->linear_layers())
-    if (auto a = std::dynamic_pointer_cast<InfLoraAdapterImpl>(linear->adapter(name))) out.emplace_back(module, a);
+    if (auto a = std::dynamic_pointer_cast<LoraAdapterImpl>(linear->adapter(name))) out.push_back({module, linear, a});
   return out;
 }
 
@@ -81,21 +74,21 @@ at::Tensor fix_signs(const at::Tensor& vectors) {
 
 at::Tensor empty_basis(int64_t in) { return at::zeros({in, 0}, at::TensorOptions().dtype(at::kDouble)); }
 
-// Restores the recorder pointers and the training mode however the capture pass ends.
+// The recorder on every adapted layer's input, and eval mode, for one capture pass; the hooks go and
+// the training mode comes back however the pass ends.
 struct RecordingGuard {
-  std::vector<std::pair<std::string, std::shared_ptr<InfLoraAdapterImpl>>>& adapters;
+  std::vector<InputHookHandle> hooks;
   CausalLM& model;
   bool was_training;
-  RecordingGuard(std::vector<std::pair<std::string, std::shared_ptr<InfLoraAdapterImpl>>>& a, CausalLM& m,
-                 InputRecorder* recorder)
-      : adapters(a), model(m), was_training(m->is_training()) {
-    for (auto& [module, adapter] : adapters) adapter->recorder = recorder;
+  RecordingGuard(const std::vector<InfLoraLayer>& layers, CausalLM& m, InputRecorder& recorder)
+      : model(m), was_training(m->is_training()) {
+    for (auto l : layers)
+      hooks.push_back(l.linear->add_input_hook([&recorder, module = l.module](const at::Tensor& x) {
+        recorder.record(module, x);
+      }));
     model->eval();
   }
-  ~RecordingGuard() {
-    for (auto& [module, adapter] : adapters) adapter->recorder = nullptr;
-    model->train(was_training);
-  }
+  ~RecordingGuard() { model->train(was_training); }
 };
 
 }  // namespace
@@ -185,8 +178,8 @@ int64_t add_inflora_adapter(CausalLM& model, const LoraConfig& config, const std
   for (auto& [module, linear] : model->linear_layers()) {
     if (!config.targets(module)) continue;
     auto adapter =
-        std::make_shared<InfLoraAdapterImpl>(module, linear->in_features, linear->out_features, config.rank_for(module),
-                                             config.scaling_for(module), config.lora_dropout);
+        std::make_shared<LoraAdapterImpl>(linear->in_features, linear->out_features, config.rank_for(module),
+                                          config.scaling_for(module), config.lora_dropout);
     adapter->to(linear->weight.device(), linear->weight.scalar_type());
     adapter->lora_A.requires_grad_(false);  // fixed before training (on_task_start), never trained
     linear->add_adapter(name, adapter);
@@ -205,22 +198,19 @@ std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
   RETAIN_CHECK(!examples.empty(), kComponent, "no examples to collect the inputs of adapter \"{}\" from", adapter_name);
   RETAIN_CHECK(batch_size >= 1, kComponent, "batch_size must be at least 1, got {}", batch_size);
   bool needs_head = false;
-  for (auto& [module, adapter] : adapters) needs_head = needs_head || module == "lm_head";
+  for (const auto& l : adapters) needs_head = needs_head || l.module == "lm_head";
 
   InputRecorder recorder;
   int64_t tokens = 0;
   {
     torch::NoGradGuard no_grad;
-    RecordingGuard guard(adapters, model, &recorder);
+    RecordingGuard guard(adapters, model, recorder);
     const int64_t pad = model->config.pad_token_id.value_or(0);
     const auto n = static_cast<int64_t>(examples.size());
     for (int64_t first = 0; first < n; first += batch_size) {
       std::vector<int64_t> indices;
       for (int64_t i = first; i < std::min(n, first + batch_size); ++i) indices.push_back(i);
-      const Batch batch = collate(examples, indices, pad);
-      ForwardInput input;
-      input.input_ids = batch.input_ids.to(device);
-      input.attention_mask = batch.attention_mask.to(device);
+      const ForwardInput input = forward_input(collate(examples, indices, pad), device);
       at::Tensor rows = input.attention_mask.reshape({-1}).nonzero().squeeze(1);
       tokens += rows.numel();
       recorder.next_batch(rows);
@@ -234,7 +224,7 @@ std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
   std::map<std::string, at::Tensor> means;
   for (auto& [module, sum] : recorder.sums) means.emplace(module, sum / static_cast<double>(tokens));
   std::map<std::string, at::Tensor> out;
-  for (auto& [module, adapter] : adapters) {
+  for (auto& [module, linear, adapter] : adapters) {
     auto own = means.find(module);
     auto shared = recorder.same_as.find(module);
     RETAIN_CHECK((own != means.end()) != (shared != recorder.same_as.end()), kComponent,
@@ -249,22 +239,11 @@ InfLoRA::InfLoRA(InfLoraSettings settings) : settings_(std::move(settings)) { se
 
 std::map<std::string, at::Tensor> InfLoRA::covariances(TaskContext& ctx) const {
   const auto& all = ctx.train_examples();
-  const auto n = static_cast<int64_t>(all.size());
-  std::vector<TokenizedExample> subset;
-  if (settings_.samples == 0 || n <= settings_.samples) {
-    subset = all;
-  } else {
-    // A uniform random subset (partial Fisher–Yates), kept in the split's order; the same before and
-    // after training since the seed depends on the task only.
-    auto rng = seeded_rng({ctx.run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x1AF}});
-    std::vector<int64_t> order(n);
-    for (int64_t i = 0; i < n; ++i) order[i] = i;
-    for (int64_t i = 0; i < settings_.samples; ++i)
-      std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
-    order.resize(settings_.samples);
-    std::sort(order.begin(), order.end());
-    for (int64_t i : order) subset.push_back(all[i]);
-  }
+  // A uniform random subset (train/subset.h), the same before and after training since the seed
+  // depends on the task only. samples = 0: every example.
+  const int64_t count = settings_.samples == 0 ? static_cast<int64_t>(all.size()) : settings_.samples;
+  const auto subset = pick(all, random_subset(static_cast<int64_t>(all.size()), count,
+                                              {ctx.run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x1AF}}));
   auto covs = inflora_input_covariances(ctx.run.model, subset, adapter_name(ctx.task_index),
                                         settings_.capture_batch_size, ctx.run.device);
   if (settings_.spectrum == "covariance")  // the reference code's SVD of C: C² in place of C
@@ -277,7 +256,7 @@ void InfLoRA::on_task_start(TaskContext& ctx) {
   add_inflora_adapter(ctx.run.model, settings_.lora.to_lora_config(), name);
   const auto covs = covariances(ctx);
   torch::NoGradGuard no_grad;
-  for (auto& [module, adapter] : inflora_adapters(ctx.run.model, name)) {
+  for (auto& [module, linear, adapter] : inflora_adapters(ctx.run.model, name)) {
     const at::Tensor& c = covs.at(module);
     auto basis = bases_.find(module);
     const at::Tensor m = basis != bases_.end() ? basis->second : empty_basis(c.size(0));
@@ -287,7 +266,7 @@ void InfLoRA::on_task_start(TaskContext& ctx) {
 
 std::vector<at::Tensor> InfLoRA::trainable(TaskContext& ctx) {
   std::vector<at::Tensor> out;
-  for (auto& [module, adapter] : inflora_adapters(ctx.run.model, adapter_name(ctx.task_index)))
+  for (auto& [module, linear, adapter] : inflora_adapters(ctx.run.model, adapter_name(ctx.task_index)))
     out.push_back(adapter->lora_B);
   return out;
 }

@@ -1,6 +1,7 @@
-#include "retain/train/lwf.h"
+#include "retain/train/methods/lwf.h"
 
 #include "retain/core/error.h"
+#include "retain/train/batch_forward.h"
 
 namespace retain {
 
@@ -44,10 +45,7 @@ at::Tensor LwF::extra_loss(TaskContext& ctx, const Batch& batch, const at::Tenso
   at::Tensor old_logits;
   {
     torch::NoGradGuard no_grad;
-    ForwardInput input;
-    input.input_ids = batch.input_ids.to(ctx.run.device);
-    input.attention_mask = batch.attention_mask.to(ctx.run.device);
-    old_logits = teacher_->forward(input);
+    old_logits = teacher_->forward(forward_input(batch, ctx.run.device));
   }
   return lwf_distillation(logits, old_logits, batch.attention_mask, settings_.lambda, settings_.temperature);
 }

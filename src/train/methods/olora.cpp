@@ -1,4 +1,4 @@
-#include "retain/train/olora.h"
+#include "retain/train/methods/olora.h"
 
 #include "retain/core/error.h"
 

@@ -1,8 +1,9 @@
-#include "retain/train/osft.h"
+#include "retain/train/methods/osft.h"
 
 #include "retain/core/error.h"
 #include "retain/core/files.h"
-#include "retain/core/random.h"
+#include "retain/model/module_names.h"
+#include "retain/train/subset.h"
 
 #include <torch/torch.h>
 
@@ -17,10 +18,6 @@ namespace retain {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // Cosine of a and b along the last dimension, per token; float32 (float64 for float64 inputs).
 at::Tensor token_cosines(const at::Tensor& a, const at::Tensor& b) {
   const auto dtype = a.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
@@ -28,76 +25,12 @@ at::Tensor token_cosines(const at::Tensor& a, const at::Tensor& b) {
   return (x * y).sum(-1) / (x.square().sum(-1) * y.square().sum(-1)).sqrt().clamp_min(1e-30);
 }
 
-// An adapter that adds nothing and accumulates cos(x, W x) of every token through its layer.
-class CosineProbeImpl : public LinearAdapterImpl {
- public:
-  CosineProbeImpl(at::Tensor weight, bool truncate) : weight_(std::move(weight)), truncate_(truncate) {}
-  at::Tensor forward(const at::Tensor& x) override {
-    const at::Tensor y = at::linear(x, weight_);
-    at::Tensor a = x, b = y;
-    if (truncate_) {
-      const int64_t d = std::min(x.size(-1), y.size(-1));
-      a = x.narrow(-1, 0, d);
-      b = y.narrow(-1, 0, d);
-    }
-    sum += token_cosines(a, b).sum().item<double>();
-    tokens += a.numel() / a.size(-1);
-    return at::zeros_like(y);
-  }
-  at::Tensor delta_weight() const override { return at::zeros_like(weight_); }
+// Σ cos(x, W x) over the tokens x that reach a layer (the leading min(in, out) components when W is
+// not square), and how many tokens there were.
+struct CosineSum {
   double sum = 0;
   int64_t tokens = 0;
-
- private:
-  at::Tensor weight_;  // the layer's weight tensor (shared storage; no reference to the layer itself)
-  bool truncate_;
 };
-
-// Probes attached to layers for one importance pass; removed on destruction, even on error.
-class ProbeSet {
- public:
-  static constexpr const char* kProbeName = "osft_probe";
-  ~ProbeSet() {
-    for (auto& layer : layers_) layer->remove_adapter(kProbeName);
-  }
-  std::shared_ptr<CosineProbeImpl> attach(AdaptedLinear layer, const std::string& module, bool truncate) {
-    RETAIN_CHECK(layer->adapters().empty(), "osft",
-                 "{} carries adapters; osft trains the dense weights of plain layers", module);
-    auto probe = std::make_shared<CosineProbeImpl>(layer->weight.detach(), truncate);
-    layer->add_adapter(kProbeName, probe);
-    layers_.push_back(layer);
-    return probe;
-  }
-
- private:
-  std::vector<AdaptedLinear> layers_;
-};
-
-// Decoder-block index of "model.layers.<i>.…", or -1.
-int64_t block_index(const std::string& module) {
-  const std::string prefix = "model.layers.";
-  if (module.rfind(prefix, 0) != 0) return -1;
-  const size_t dot = module.find('.', prefix.size());
-  if (dot == std::string::npos || dot == prefix.size()) return -1;
-  return std::stoll(module.substr(prefix.size(), dot - prefix.size()));
-}
-
-std::vector<TokenizedExample> importance_subset(const std::vector<TokenizedExample>& all, int64_t count,
-                                                std::initializer_list<uint64_t> seeds) {
-  const auto n = static_cast<int64_t>(all.size());
-  if (n <= count) return all;
-  // A uniform random subset (partial Fisher–Yates), kept in the split's order.
-  auto rng = seeded_rng(seeds);
-  std::vector<int64_t> order(n);
-  for (int64_t i = 0; i < n; ++i) order[i] = i;
-  for (int64_t i = 0; i < count; ++i)
-    std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(n - i)))]);
-  order.resize(count);
-  std::sort(order.begin(), order.end());
-  std::vector<TokenizedExample> out;
-  for (int64_t i : order) out.push_back(all[i]);
-  return out;
-}
 
 at::ScalarType basis_dtype(const std::string& setting, const at::Tensor& weight, bool autocast_bf16) {
   if (setting == "float32") return at::kFloat;
@@ -108,9 +41,6 @@ at::ScalarType basis_dtype(const std::string& setting, const at::Tensor& weight,
 }  // namespace
 
 void OsftSettings::validate(const std::string& where) const {
-  if (rank_rule != "importance" && rank_rule != "fixed" && rank_rule != "progressive")
-    fail("config", "{}.rank_rule = \"{}\" is not known: expected \"importance\", \"fixed\" or \"progressive\"", where,
-         rank_rule);
   if (!(mrr >= 0 && mrr <= 1)) fail("config", "{}.mrr = {} must be in [0, 1]", where, mrr);
   if (!(trr >= 0 && trr <= 1)) fail("config", "{}.trr = {} must be in [0, 1]", where, trr);
   if (!(ratio >= 0 && ratio <= 1)) fail("config", "{}.ratio = {} must be in [0, 1]", where, ratio);
@@ -129,11 +59,7 @@ void OsftSettings::validate(const std::string& where) const {
 std::vector<std::string> osft_target_modules(CausalLM& model, const std::vector<std::string>& targets) {
   std::vector<std::string> out;
   for (auto& [name, linear] : model->linear_layers())
-    for (const auto& t : targets)
-      if (name == t || ends_with(name, "." + t)) {
-        out.push_back(name);
-        break;
-      }
+    if (module_matches_any(name, targets)) out.push_back(name);
   return out;
 }
 
@@ -154,19 +80,28 @@ std::map<std::string, double> osft_importance(CausalLM& model, const std::vector
   std::map<std::string, AdaptedLinear> layers;
   for (auto& [name, linear] : model->linear_layers()) layers.emplace(name, linear);
 
-  // Matrices read at their own input carry a probe; the others read their decoder block's cosine.
-  std::map<std::string, std::shared_ptr<CosineProbeImpl>> probes;
+  // Matrices read at their own input carry an input hook; the others read their decoder block's cosine.
+  std::map<std::string, CosineSum> at_input;
+  std::vector<InputHookHandle> hooks;
   std::map<std::string, int64_t> from_block;
-  ProbeSet probe_set;
   for (const auto& module : modules) {
     auto it = layers.find(module);
     RETAIN_CHECK(it != layers.end(), "osft", "the model has no linear layer named {}", module);
-    const AdaptedLinear& linear = it->second;
+    AdaptedLinear linear = it->second;
     const bool square = linear->in_features == linear->out_features;
     if (scope == ImportanceScope::truncate || (scope == ImportanceScope::matrix && square)) {
-      probes[module] = probe_set.attach(linear, module, !square);
+      RETAIN_CHECK(linear->adapters().empty(), "osft",
+                   "{} carries adapters; osft trains the dense weights of plain layers", module);
+      CosineSum& acc = at_input[module];
+      hooks.push_back(linear->add_input_hook([&acc, weight = linear->weight.detach(), square](const at::Tensor& x) {
+        const at::Tensor y = at::linear(x, weight);
+        const int64_t d = std::min(x.size(-1), y.size(-1));
+        const at::Tensor a = square ? x : x.narrow(-1, 0, d), b = square ? y : y.narrow(-1, 0, d);
+        acc.sum += token_cosines(a, b).sum().item<double>();
+        acc.tokens += a.numel() / a.size(-1);
+      }));
     } else {
-      const int64_t block = block_index(module);
+      const int64_t block = decoder_layer_of(module);
       RETAIN_CHECK(block >= 0 && block < n_layers, "osft",
                    "{} is not inside a decoder block, so its importance cannot use the block's hidden states; set "
                    "method.osft.importance_scope = \"truncate\" or rank_rule = \"fixed\"",
@@ -175,6 +110,7 @@ std::map<std::string, double> osft_importance(CausalLM& model, const std::vector
     }
   }
 
+  // The prompt and answer of each example, one at a time, cut to the narrowest sliding window.
   int64_t window = std::numeric_limits<int64_t>::max();
   for (int64_t w : model->config.sliding_window)
     if (w > 0) window = std::min(window, w);
@@ -184,22 +120,19 @@ std::map<std::string, double> osft_importance(CausalLM& model, const std::vector
     std::vector<int64_t> ids = example.ids;
     if (static_cast<int64_t>(ids.size()) > window) ids.resize(window);
     if (ids.empty()) continue;
-    const int64_t t = static_cast<int64_t>(ids.size());
-    const at::Tensor input = at::tensor(ids, at::kLong).unsqueeze(0).to(device);
-    at::Tensor hidden = decoder->embed_tokens(input);
-    const at::Tensor positions = at::arange(t, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0);
-    auto [cos, sin] = decoder->rotary->forward(positions, hidden.scalar_type());
-    for (int64_t i = 0; i < n_layers; ++i) {
-      at::Tensor out = decoder->layer_list[i]->forward(hidden, cos, sin, at::Tensor(), /*causal=*/t > 1, nullptr);
-      if (!from_block.empty()) block_sum[i] += token_cosines(hidden, out).sum().item<double>();
-      hidden = out;
-    }
-    block_tokens += t;
+    ForwardInput in;
+    in.input_ids = at::tensor(ids, at::kLong).unsqueeze(0).to(device);
+    if (!from_block.empty())
+      in.on_layer = [&](int64_t i, const at::Tensor& before, const at::Tensor& after) {
+        block_sum[i] += token_cosines(before, after).sum().item<double>();
+      };
+    decoder->forward(in);
+    block_tokens += static_cast<int64_t>(ids.size());
   }
   RETAIN_CHECK(block_tokens > 0, "osft", "layer importance: every example is empty");
 
   std::map<std::string, double> importance;
-  for (const auto& [module, probe] : probes) importance[module] = probe->sum / static_cast<double>(probe->tokens);
+  for (const auto& [module, acc] : at_input) importance[module] = acc.sum / static_cast<double>(acc.tokens);
   for (const auto& [module, block] : from_block)
     importance[module] = block_sum[block] / static_cast<double>(block_tokens);
   return importance;
@@ -236,12 +169,13 @@ void OSFT::on_task_start(TaskContext& ctx) {
                  "{} carries adapters; osft trains the dense weights of plain layers", module);
 
   std::map<std::string, double> importance;
-  if (settings_.rank_rule == "importance") {
+  if (settings_.rank_rule == RankRule::Importance) {
     // The previous task's data (the first task: its own), methods.md §3 step 2.
     const int64_t source = std::max<int64_t>(0, ctx.task_index - 1);
+    const auto& data = run.train_data.at(source);
     const auto examples =
-        importance_subset(run.train_data.at(source), settings_.importance_examples,
-                          {static_cast<uint64_t>(run.seed), static_cast<uint64_t>(ctx.task_index), uint64_t{0x05F7}});
+        pick(data, random_subset(static_cast<int64_t>(data.size()), settings_.importance_examples,
+                                 {run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x05F7}}));
     importance = normalise_importance(
         osft_importance(run.model, modules, examples, run.device, parse_importance_scope(settings_.importance_scope)));
   }
@@ -256,9 +190,9 @@ void OSFT::on_task_start(TaskContext& ctx) {
     const at::Tensor& W = linear->weight;
     const int64_t m = W.size(0), n = W.size(1), d = std::min(m, n);
     int64_t k = 0;
-    if (settings_.rank_rule == "importance")
+    if (settings_.rank_rule == RankRule::Importance)
       k = importance_rank(importance.at(module), settings_.mrr, settings_.trr, d);
-    else if (settings_.rank_rule == "fixed")
+    else if (settings_.rank_rule == RankRule::Fixed)
       k = fixed_rank(settings_.ratio, d);
     else
       k = progressive_rank(ctx.task_index, static_cast<int64_t>(run.tasks.size()), d);

@@ -1,4 +1,4 @@
-#include "retain/train/osft_projection.h"
+#include "retain/train/methods/osft_projection.h"
 
 #include "retain/core/error.h"
 

@@ -1,4 +1,4 @@
-#include "retain/train/pertask.h"
+#include "retain/train/methods/pertask.h"
 
 namespace retain {
 

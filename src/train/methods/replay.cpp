@@ -1,4 +1,4 @@
-#include "retain/train/replay.h"
+#include "retain/train/methods/replay.h"
 
 #include "retain/core/error.h"
 #include "retain/core/random.h"
@@ -17,9 +17,9 @@ namespace {
 
 }  // namespace
 
-void ReplaySettings::validate() const {
-  RETAIN_CHECK(share >= 0 && share <= 1, "replay", "method.replay.share must be in [0, 1], got {}", share);
-  RETAIN_CHECK(capacity >= 0, "replay", "method.replay.capacity must be >= 0 (0: no limit), got {}", capacity);
+void ReplaySettings::validate(const std::string& where) const {
+  RETAIN_CHECK(share >= 0 && share <= 1, "replay", "{}.share must be in [0, 1], got {}", where, share);
+  RETAIN_CHECK(capacity >= 0, "replay", "{}.capacity must be >= 0 (0: no limit), got {}", where, capacity);
 }
 
 Replay::Replay(ReplaySettings settings) : settings_(std::move(settings)) { settings_.validate(); }

@@ -1,15 +1,14 @@
-#include "retain/train/seta.h"
+#include "retain/train/methods/seta.h"
 
 #include "retain/core/error.h"
 #include "retain/core/files.h"
-#include "retain/core/random.h"
-#include "retain/core/torch_compat.h"
-#include "retain/data/prompt.h"
 #include "retain/io/safetensors.h"
-#include "retain/train/asr.h"
-#include "retain/train/loss.h"
+#include "retain/model/module_names.h"
+#include "retain/train/batch_forward.h"
+#include "retain/train/fisher.h"
+#include "retain/train/prompt_features.h"
+#include "retain/train/subset.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,40 +22,14 @@ namespace {
 constexpr const char* kComponent = "seta";
 constexpr const char* kExpertsFormat = "retain.seta_experts/1";
 constexpr const char* kGateFormat = "retain.seta_gate/1";
-constexpr int64_t kMaxTasks = 64;  // owner sets are 64-bit masks
-
-uint64_t bit(int64_t task) { return uint64_t{1} << task; }
-
-std::vector<int64_t> owner_tasks(uint64_t owners) {
-  std::vector<int64_t> out;
-  for (int64_t t = 0; t < kMaxTasks; ++t)
-    if (owners >> t & 1u) out.push_back(t);
-  return out;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Decoder layer of "model.layers.<i>.…", or −1.
-int64_t layer_index(const std::string& module) {
-  const std::string prefix = "model.layers.";
-  if (module.rfind(prefix, 0) != 0) return -1;
-  const auto end = module.find('.', prefix.size());
-  return std::stoll(module.substr(prefix.size(), end - prefix.size()));
-}
 
 // The target matrices: layers ≥ feature_layers whose name ends with one of target_modules.
 std::vector<std::pair<std::string, AdaptedLinear>> target_layers(CausalLM& model, const SetaSettings& s,
                                                                  int64_t feature_layers) {
   std::vector<std::pair<std::string, AdaptedLinear>> out;
-  for (auto& [name, linear] : model->linear_layers()) {
-    const int64_t layer = layer_index(name);
-    if (layer < feature_layers) continue;
-    bool hit = false;
-    for (const auto& t : s.target_modules) hit = hit || ends_with(name, "." + t);
-    if (hit) out.emplace_back(name, linear);
-  }
+  for (auto& [name, linear] : model->linear_layers())
+    if (decoder_layer_of(name) >= feature_layers && module_matches_any(name, s.target_modules))
+      out.emplace_back(name, linear);
   return out;
 }
 
@@ -70,82 +43,6 @@ double resolve_density(CausalLM& model, const SetaSettings& s, int64_t feature_l
   RETAIN_CHECK(targets > 0, kComponent, "target_modules {} match no layer at or above layer {}",
                fmt::join(s.target_modules, ", "), feature_layers);
   return std::min(1.0, s.trainable_share * static_cast<double>(total) / static_cast<double>(targets));
-}
-
-// norm(hidden) averaged over the tokens where mask is 1, float32 (B, d): the ASR feature.
-at::Tensor pool(RMSNorm& norm, const at::Tensor& hidden, const at::Tensor& mask) {
-  auto h = norm(hidden).to(at::kFloat);
-  auto m = mask.to(h.device(), at::kFloat).unsqueeze(-1);
-  return (h * m).sum(1) / m.sum(1).clamp_min(1.0);
-}
-
-// The gate as the model's PromptRouter: routes every prefill sample to its experts.
-class SetaPromptRouter : public PromptRouter {
- public:
-  SetaPromptRouter(std::shared_ptr<SetaGate> gate, RMSNorm norm, int64_t layer, std::vector<SparseExperts> adapters,
-                   int64_t top_k)
-      : gate_(std::move(gate)), norm_(std::move(norm)), layer_(layer), adapters_(std::move(adapters)), top_k_(top_k) {}
-  int64_t layer() const override { return layer_; }
-  void route(const at::Tensor& hidden, const at::Tensor& mask) override {
-    auto [routes, weights] = gate_->route(pool(norm_, hidden, mask), top_k_);
-    for (auto& adapter : adapters_) adapter->set_routes(routes, top_k_ > 1 ? weights : at::Tensor());
-  }
-
- private:
-  std::shared_ptr<SetaGate> gate_;
-  RMSNorm norm_;
-  int64_t layer_;
-  std::vector<SparseExperts> adapters_;
-  int64_t top_k_;
-};
-
-std::vector<std::vector<int64_t>> prompts_of(const std::vector<TokenizedExample>& examples) {
-  std::vector<std::vector<int64_t>> out;
-  for (const auto& e : examples) out.emplace_back(e.ids.begin(), e.ids.begin() + e.prompt_length);
-  return out;
-}
-
-// Up to n of `size` example indices, a uniform seeded subset kept in order (all when size ≤ n).
-std::vector<int64_t> example_subset(int64_t size, int64_t n, std::initializer_list<uint64_t> seeds) {
-  std::vector<int64_t> order(size);
-  for (int64_t i = 0; i < size; ++i) order[i] = i;
-  if (size <= n) return order;
-  auto rng = seeded_rng(seeds);
-  for (int64_t i = 0; i < n; ++i) std::swap(order[i], order[i + static_cast<int64_t>(uniform_below(rng, size - i))]);
-  order.resize(n);
-  std::sort(order.begin(), order.end());
-  return order;
-}
-
-// Answer-token loss (mean over its tokens) of examples[rows]; undefined when no token carries loss.
-at::Tensor example_loss(RunContext& run, const std::vector<TokenizedExample>& examples,
-                        const std::vector<int64_t>& rows) {
-  const Batch batch = collate(examples, rows, run.model->config.pad_token_id.value_or(0));
-  ForwardInput in;
-  in.input_ids = batch.input_ids.to(run.device);
-  in.attention_mask = batch.attention_mask.to(run.device);
-  compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
-  auto parts = causal_lm_loss_sum(run.model->forward(in), batch.labels.to(run.device));
-  if (parts.tokens == 0) return {};
-  return parts.sum / static_cast<double>(parts.tokens);
-}
-
-// Sets requires_grad on exactly `params` among the model's parameters; returns the old flags.
-std::vector<std::pair<at::Tensor, bool>> grad_only(CausalLM& model, const std::vector<at::Tensor>& params) {
-  std::vector<std::pair<at::Tensor, bool>> flags;
-  for (auto& p : model->parameters()) {
-    flags.emplace_back(p, p.requires_grad());
-    p.requires_grad_(false);
-  }
-  for (auto p : params) p.requires_grad_(true);
-  return flags;
-}
-
-void restore_flags(const std::vector<std::pair<at::Tensor, bool>>& flags) {
-  for (auto [p, flag] : flags) {
-    p.mutable_grad() = at::Tensor();
-    p.requires_grad_(flag);
-  }
 }
 
 json to_json(const SETA::TaskExperts& e) {
@@ -205,276 +102,6 @@ void SetaSettings::validate(const std::string& where) const {
   one_of("kernel", kernel, {"auto", "gather", "csr", "merged"});
 }
 
-int64_t top_count(int64_t n, double rho) {
-  RETAIN_CHECK(n >= 1 && rho > 0 && rho <= 1, kComponent, "cannot keep a share {} of {} entries", rho, n);
-  return std::clamp<int64_t>(std::llround(rho * static_cast<double>(n)), 1, n);
-}
-
-at::Tensor select_top_k(const at::Tensor& scores, int64_t k) {
-  auto flat = scores.reshape({-1});
-  RETAIN_CHECK(k >= 1 && k <= flat.numel(), kComponent, "cannot select {} of {} entries", k, flat.numel());
-  if (!flat.is_floating_point() || flat.scalar_type() == at::kHalf || flat.scalar_type() == at::kBFloat16)
-    flat = flat.to(at::kFloat);
-  flat = flat.masked_fill(flat.isnan(), -std::numeric_limits<double>::infinity());
-  // Stable, so that ties keep the lower index first.
-  auto order = std::get<1>(at::sort(flat, /*stable=*/true, /*dim=*/0, /*descending=*/true));
-  return std::get<0>(order.narrow(0, 0, k).sort());
-}
-
-at::Tensor select_top_fraction(const at::Tensor& scores, double rho) {
-  return select_top_k(scores, top_count(scores.numel(), rho));
-}
-
-SplitPlan split_on_share(const at::Tensor& selected, const std::vector<ExpertEntries>& existing, int64_t task) {
-  RETAIN_CHECK(task >= 0 && task < kMaxTasks, kComponent, "task {} is outside [0, {})", task, kMaxTasks);
-  struct Owned {
-    int64_t index, expert, position;
-    bool operator<(const Owned& o) const { return index < o.index; }
-  };
-  std::vector<Owned> unique, shared;
-  SplitPlan plan;
-  for (size_t e = 0; e < existing.size(); ++e) {
-    const auto idx = existing[e].indices.to(at::kCPU, at::kLong).contiguous();
-    RETAIN_CHECK(!(existing[e].owners & bit(task)), kComponent, "an existing expert already belongs to task {}", task);
-    const auto* p = idx.data_ptr<int64_t>();
-    for (int64_t i = 0; i < idx.numel(); ++i)
-      (existing[e].unique ? unique : shared).push_back({p[i], static_cast<int64_t>(e), i});
-    plan.keep.push_back(at::ones({idx.numel()}, at::kBool));
-  }
-  std::sort(unique.begin(), unique.end());
-  std::sort(shared.begin(), shared.end());
-  for (const auto* list : {&unique, &shared})
-    for (size_t i = 1; i < list->size(); ++i)
-      RETAIN_CHECK((*list)[i - 1].index != (*list)[i].index, kComponent,
-                   "entry {} belongs to two {} experts (each entry has at most one unique and one shared value)",
-                   (*list)[i].index, list == &unique ? "unique" : "shared");
-
-  struct Member {
-    std::vector<int64_t> indices, source, position;
-  };
-  std::map<uint64_t, Member> groups;
-  std::vector<int64_t> fresh;
-  const auto sel = selected.to(at::kCPU, at::kLong).contiguous();
-  const auto* s = sel.data_ptr<int64_t>();
-  for (int64_t i = 0; i < sel.numel(); ++i) {
-    RETAIN_CHECK(i == 0 || s[i - 1] < s[i], kComponent, "the selected entries must be sorted and distinct");
-    const Owned probe{s[i], 0, 0};
-    auto in_shared = std::lower_bound(shared.begin(), shared.end(), probe);
-    if (in_shared != shared.end() && in_shared->index == s[i]) {  // already shared: the value moves
-      Member& m = groups[existing[in_shared->expert].owners | bit(task)];
-      m.indices.push_back(s[i]);
-      m.source.push_back(in_shared->expert);
-      m.position.push_back(in_shared->position);
-      plan.keep[in_shared->expert][in_shared->position] = false;
-      continue;
-    }
-    auto in_unique = std::lower_bound(unique.begin(), unique.end(), probe);
-    if (in_unique != unique.end() && in_unique->index == s[i]) {  // first shared: a new value
-      Member& m = groups[existing[in_unique->expert].owners | bit(task)];
-      m.indices.push_back(s[i]);
-      m.source.push_back(-1);
-      m.position.push_back(-1);
-      continue;
-    }
-    fresh.push_back(s[i]);
-  }
-  plan.unique = at::tensor(fresh, at::kLong);
-  for (auto& [owners, m] : groups) {
-    SplitPlan::Shared sh;
-    sh.owners = owners;
-    sh.indices = at::tensor(m.indices, at::kLong);
-    sh.source = at::tensor(m.source, at::kLong);
-    sh.position = at::tensor(m.position, at::kLong);
-    plan.shared.push_back(std::move(sh));
-  }
-  return plan;
-}
-
-at::Tensor normalise_importance(const at::Tensor& omega, const std::string& mode) {
-  auto o = omega.to(at::kFloat);
-  if (mode == "none" || o.numel() == 0) return o;
-  RETAIN_CHECK(mode == "mean" || mode == "max", kComponent, "unknown importance normalisation \"{}\"", mode);
-  const double scale = (mode == "mean" ? o.mean() : o.max()).item<double>();
-  if (!(scale > 0) || !std::isfinite(scale)) return at::ones_like(o);
-  return o / scale;
-}
-
-at::Tensor anchoring_penalty(const at::Tensor& values, const at::Tensor& anchors, const at::Tensor& omega,
-                             double lambda) {
-  RETAIN_CHECK(values.sizes() == anchors.sizes() && values.sizes() == omega.sizes(), kComponent,
-               "anchoring needs values, anchors and importance of one shape, got [{}], [{}], [{}]",
-               fmt::join(values.sizes(), ", "), fmt::join(anchors.sizes(), ", "), fmt::join(omega.sizes(), ", "));
-  const auto dtype = values.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  return (omega.to(dtype) * (values.to(dtype) - anchors.to(dtype)).square()).sum() * lambda;
-}
-
-FeatureStats feature_stats(const at::Tensor& features, bool diagonal) {
-  RETAIN_CHECK(features.dim() == 2 && features.size(0) >= 1, kComponent, "features must be (N ≥ 1, d), got [{}]",
-               fmt::join(features.sizes(), ", "));
-  const auto f = features.to(at::kCPU, at::kDouble);
-  const auto mean = f.mean(0);
-  const auto c = f - mean;
-  FeatureStats s;
-  s.mean = mean.to(at::kFloat);
-  s.covariance = (diagonal ? c.square().mean(0) : c.t().mm(c) / static_cast<double>(f.size(0))).to(at::kFloat);
-  s.count = f.size(0);
-  return s;
-}
-
-at::Tensor sample_features(const FeatureStats& stats, int64_t n, double shrinkage, uint64_t seed) {
-  const int64_t d = stats.mean.numel();
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const auto z = at::randn({n, d}, generator, at::TensorOptions().dtype(at::kDouble));
-  const auto mean = stats.mean.to(at::kCPU, at::kDouble);
-  const auto cov = stats.covariance.to(at::kCPU, at::kDouble);
-  const double average = (cov.dim() == 1 ? cov.sum() : cov.trace()).item<double>() / static_cast<double>(d);
-  // A vanishing jitter keeps the Cholesky factor defined for an unshrunk singular covariance.
-  const double ridge = shrinkage * average + 1e-9 * std::max(average, 1e-12);
-  at::Tensor draws;
-  if (cov.dim() == 1) {
-    draws = mean + z * ((1 - shrinkage) * cov + ridge).sqrt();
-  } else {
-    const auto shrunk = (1 - shrinkage) * cov + ridge * at::eye(d, cov.options());
-    draws = mean + z.mm(at::linalg_cholesky(shrunk).t());
-  }
-  return draws.to(stats.mean.device(), at::kFloat);
-}
-
-SetaGate SetaGate::create(int64_t dim, int64_t hidden, uint64_t seed, at::Device device) {
-  RETAIN_CHECK(dim >= 1 && hidden >= 0, kComponent, "a gate of dimension {} with {} hidden units", dim, hidden);
-  SetaGate g;
-  g.dim = dim;
-  g.hidden = hidden;
-  const auto options = at::TensorOptions().dtype(at::kFloat);
-  if (hidden > 0) {
-    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-    const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
-    g.w1 = at::empty({hidden, dim}, options).uniform_(-bound, bound, generator).to(device);
-    g.b1 = at::empty({hidden}, options).uniform_(-bound, bound, generator).to(device);
-  }
-  g.w2 = at::zeros({0, hidden > 0 ? hidden : dim}, options.device(device));
-  g.b2 = at::zeros({0}, options.device(device));
-  return g;
-}
-
-void SetaGate::add_class() {
-  w2 = at::cat({w2, at::zeros({1, w2.size(1)}, w2.options())});
-  b2 = at::cat({b2, at::zeros({1}, b2.options())});
-}
-
-at::Tensor SetaGate::logits(const at::Tensor& features) const {
-  RETAIN_CHECK(features.dim() == 2 && features.size(1) == dim, kComponent, "gate features must be (N, {}), got [{}]",
-               dim, fmt::join(features.sizes(), ", "));
-  auto h = features.to(w2.device(), at::kFloat);
-  if (hidden > 0) h = at::relu(at::linear(h, w1, b1));
-  return at::linear(h, w2, b2);
-}
-
-std::pair<at::Tensor, at::Tensor> SetaGate::route(const at::Tensor& features, int64_t k) const {
-  RETAIN_CHECK(classes() >= 1, kComponent, "the gate has no task to route to");
-  auto probs = at::softmax(logits(features), -1);
-  auto [top, routes] = probs.topk(std::min(k, classes()), -1);
-  return {routes, top / top.sum(-1, /*keepdim=*/true)};
-}
-
-std::vector<std::pair<std::string, at::Tensor>> SetaGate::tensors() const {
-  std::vector<std::pair<std::string, at::Tensor>> out;
-  if (hidden > 0) {
-    out.emplace_back("w1", w1);
-    out.emplace_back("b1", b1);
-  }
-  out.emplace_back("w2", w2);
-  out.emplace_back("b2", b2);
-  return out;
-}
-
-SetaGate SetaGate::from_tensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t dim,
-                                int64_t hidden, const std::string& where) {
-  auto get = [&](const std::string& name) {
-    for (const auto& [n, t] : tensors)
-      if (n == name) return t.to(at::kFloat);
-    fail(kComponent, "{}: the gate has no tensor \"{}\"", where, name);
-  };
-  SetaGate g;
-  g.dim = dim;
-  g.hidden = hidden;
-  const int64_t in = hidden > 0 ? hidden : dim;
-  if (hidden > 0) {
-    g.w1 = get("w1");
-    g.b1 = get("b1");
-    RETAIN_CHECK(g.w1.sizes() == at::IntArrayRef({hidden, dim}) && g.b1.sizes() == at::IntArrayRef({hidden}),
-                 kComponent, "{}: gate w1 [{}] and b1 [{}] do not fit {} hidden units of dimension {}", where,
-                 fmt::join(g.w1.sizes(), ", "), fmt::join(g.b1.sizes(), ", "), hidden, dim);
-  }
-  g.w2 = get("w2");
-  g.b2 = get("b2");
-  RETAIN_CHECK(g.w2.dim() == 2 && g.w2.size(1) == in && g.b2.dim() == 1 && g.b2.size(0) == g.w2.size(0), kComponent,
-               "{}: gate w2 [{}] and b2 [{}] do not fit an input of {}", where, fmt::join(g.w2.sizes(), ", "),
-               fmt::join(g.b2.sizes(), ", "), in);
-  return g;
-}
-
-at::Tensor routing_kl(const at::Tensor& old_probs, const at::Tensor& new_logits) {
-  RETAIN_CHECK(old_probs.dim() == 2 && new_logits.dim() == 2 && old_probs.size(0) == new_logits.size(0) &&
-                   old_probs.size(1) <= new_logits.size(1),
-               kComponent, "KL of old probabilities [{}] against new logits [{}]", fmt::join(old_probs.sizes(), ", "),
-               fmt::join(new_logits.sizes(), ", "));
-  const auto log_new = at::log_softmax(new_logits, -1).narrow(1, 0, old_probs.size(1));
-  return (at::xlogy(old_probs, old_probs) - old_probs * log_new).sum(-1).mean();
-}
-
-double train_gate(SetaGate& gate, const at::Tensor& features, int64_t label, const std::vector<FeatureStats>& earlier,
-                  const GateTraining& o, uint64_t seed) {
-  const int64_t classes = gate.classes();
-  RETAIN_CHECK(label >= 0 && label < classes && static_cast<int64_t>(earlier.size()) <= classes, kComponent,
-               "gate training of class {} with {} earlier tasks, but the gate has {} classes", label, earlier.size(),
-               classes);
-  if (classes < 2 || o.steps == 0) return 0;  // one class: nothing to separate
-  const auto device = gate.w2.device();
-  const auto x = features.to(device, at::kFloat);
-  const auto target = at::full({x.size(0)}, label, at::TensorOptions().dtype(at::kLong).device(device));
-  at::Tensor pseudo, pseudo_labels, old_probs;
-  const bool replay = o.replay && !earlier.empty();
-  if (replay) {
-    std::vector<at::Tensor> draws, labels;
-    for (size_t s = 0; s < earlier.size(); ++s) {
-      auto rng = seeded_rng({seed, static_cast<uint64_t>(s), uint64_t{0x6A7E}});
-      draws.push_back(sample_features(earlier[s], o.pseudo_samples, o.shrinkage, rng()).to(device));
-      labels.push_back(at::full({o.pseudo_samples}, static_cast<int64_t>(s), target.options()));
-    }
-    pseudo = at::cat(draws);
-    pseudo_labels = at::cat(labels);
-    torch::NoGradGuard no_grad;  // the gate before this task: its classes are the first classes − 1
-    old_probs = at::softmax(gate.logits(pseudo).narrow(1, 0, classes - 1), -1);
-  }
-  std::vector<at::Tensor> params;
-  for (auto* t : {&gate.w1, &gate.b1, &gate.w2, &gate.b2})
-    if (t->defined()) {
-      *t = t->detach().clone().requires_grad_(true);
-      params.push_back(*t);
-    }
-  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(o.lr));
-  double last = 0;
-  torch::AutoGradMode grad_mode(true);
-  for (int64_t step = 0; step < o.steps; ++step) {
-    optimizer.zero_grad();
-    at::Tensor loss = torch::nn::functional::cross_entropy(gate.logits(x), target);
-    if (replay) {
-      const auto logits = gate.logits(pseudo);
-      // Class-balanced: every earlier class has pseudo_samples rows, so its mean CE is the mean over
-      // all pseudo rows times the number of earlier classes.
-      const auto ce = torch::nn::functional::cross_entropy(logits, pseudo_labels) * static_cast<double>(earlier.size());
-      loss = (loss + ce) / static_cast<double>(earlier.size() + 1) + o.kl * routing_kl(old_probs, logits);
-    }
-    loss.backward();
-    optimizer.step();
-    last = loss.item<double>();
-  }
-  for (auto* t : {&gate.w1, &gate.b1, &gate.w2, &gate.b2})
-    if (t->defined()) *t = t->detach();
-  return last;
-}
-
 SETA::SETA(SetaSettings settings) : settings_(std::move(settings)) { settings_.validate(); }
 
 std::string SETA::expert_name(uint64_t owners, bool unique) {
@@ -519,8 +146,8 @@ void SETA::on_run_start(RunContext& run) {
   const int64_t n_layers = run.model->config.num_hidden_layers;
   feature_layers_ = resolve_feature_layers(settings_.feature_layers, n_layers);
   RETAIN_CHECK(feature_layers_ < n_layers, kComponent, "a {}-layer model leaves no layer for the experts", n_layers);
-  RETAIN_CHECK(static_cast<int64_t>(run.tasks.size()) <= kMaxTasks, kComponent,
-               "{} tasks: owner sets hold at most {} tasks", run.tasks.size(), kMaxTasks);
+  RETAIN_CHECK(static_cast<int64_t>(run.tasks.size()) <= kSetaMaxTasks, kComponent,
+               "{} tasks: owner sets hold at most {} tasks", run.tasks.size(), kSetaMaxTasks);
   kernel_ = settings_.kernel == "auto" ? SparseKernel::Merged : parse_sparse_kernel(settings_.kernel);
   attach(run);
   gate_ = std::make_shared<SetaGate>(SetaGate::create(run.model->config.hidden_size, settings_.gate_hidden,
@@ -536,19 +163,19 @@ std::vector<at::Tensor> SETA::select_entries(TaskContext& ctx) {
   RETAIN_CHECK(!examples.empty(), kComponent, "task \"{}\" has no training examples to select experts with",
                ctx.task().name);
   const int64_t per_batch = settings_.selection_batch_size;
-  const auto rows = example_subset(static_cast<int64_t>(examples.size()), settings_.selection_batches * per_batch,
-                                   {run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x5E7A}});
+  const auto rows = random_subset(static_cast<int64_t>(examples.size()), settings_.selection_batches * per_batch,
+                                  {run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x5E7A}});
   std::vector<at::Tensor> weights;
   for (auto& l : layers_) weights.push_back(l.weight);
   const bool fisher = settings_.selection == "fisher";
   std::vector<at::Tensor> squares;  // fisher: Σ_b (∇W L_b)² in float32, one per matrix
   if (fisher)
     for (auto& w : weights) squares.push_back(at::zeros(w.sizes(), w.options().dtype(at::kFloat).requires_grad(false)));
-  const auto flags = grad_only(run.model, weights);
+  GradientsOnly only(run.model, weights);
   run.model->eval();
   for (size_t first = 0; first < rows.size(); first += static_cast<size_t>(per_batch)) {
     const std::vector<int64_t> batch(rows.begin() + first, rows.begin() + std::min(rows.size(), first + per_batch));
-    auto loss = example_loss(run, examples, batch);
+    auto loss = answer_loss(run.model, run.device, run.autocast_bf16, examples, batch);
     if (!loss.defined()) continue;
     loss.backward();
     if (!fisher) continue;
@@ -573,7 +200,6 @@ std::vector<at::Tensor> SETA::select_entries(TaskContext& ctx) {
     weights[i].mutable_grad() = at::Tensor();
     selected.push_back(select_top_k(score, layers_[i].entries));
   }
-  restore_flags(flags);
   return selected;
 }
 
@@ -613,7 +239,7 @@ void SETA::split_layer(Layer& layer, const at::Tensor& selected, int64_t task, T
     // Ω: the accumulated importance of the earlier owners, at these entries.
     const auto indices = sh.indices.to(device);
     auto omega = at::zeros({n}, at::TensorOptions().dtype(at::kFloat).device(device));
-    for (int64_t s : owner_tasks(sh.owners & ~bit(task))) {
+    for (int64_t s : owner_tasks(sh.owners & ~task_bit(task))) {
       RETAIN_CHECK(s < static_cast<int64_t>(layer.importance.size()), kComponent,
                    "{}: no importance of task {} (owners of a shared expert)", layer.module, s);
       const auto& [owned, fisher] = layer.importance[s];
@@ -636,8 +262,8 @@ void SETA::split_layer(Layer& layer, const at::Tensor& selected, int64_t task, T
     adapter->set_expert(names[e], old->indices.index_select(0, keep), old->values.index_select(0, keep), old->owners);
   }
   if (plan.unique.numel() > 0) {
-    adapter->set_expert(expert_name(bit(task), true), plan.unique.to(device), at::zeros({plan.unique.numel()}, options),
-                        bit(task));
+    adapter->set_expert(expert_name(task_bit(task), true), plan.unique.to(device), at::zeros({plan.unique.numel()}, options),
+                        task_bit(task));
     counts.unique += plan.unique.numel();
   }
   for (auto& c : created) {
@@ -694,28 +320,15 @@ void SETA::compute_importance(TaskContext& ctx) {
   RunContext& run = ctx.run;
   const int64_t t = ctx.task_index;
   const auto& examples = ctx.train_examples();
-  const auto rows = example_subset(static_cast<int64_t>(examples.size()), settings_.importance_samples,
-                                   {run.seed, static_cast<uint64_t>(t), uint64_t{0xF15E}});
+  const auto rows = random_subset(static_cast<int64_t>(examples.size()), settings_.importance_samples,
+                                  {run.seed, static_cast<uint64_t>(t), uint64_t{0xF15E}});
   auto params = trainable(ctx);
-  std::vector<at::Tensor> squares;
-  for (auto& p : params) squares.push_back(at::zeros(p.sizes(), p.options().dtype(at::kFloat)));
-  const auto flags = grad_only(run.model, params);
   run.model->eval();
-  int64_t used = 0;
-  for (int64_t row : rows) {
-    auto loss = example_loss(run, examples, {row});
-    if (!loss.defined()) continue;
-    auto grads = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                       /*allow_unused=*/true);
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params.size(); ++i)
-      if (grads[i].defined()) squares[i].add_(grads[i].to(at::kFloat).square());
-    ++used;
-  }
-  restore_flags(flags);
+  FisherOptions options;
+  options.device = run.device;
+  options.autocast_bf16 = run.autocast_bf16;
+  const auto squares = diagonal_fisher(run.model, params, examples, rows, options);
   torch::NoGradGuard no_grad;
-  if (used > 0)
-    for (auto& s : squares) s.div_(static_cast<double>(used));
   // Per matrix, F_t on M_t (the route's merged, sorted entries; task t's experts are disjoint).
   size_t next = 0;
   for (auto& l : layers_) {
@@ -760,8 +373,13 @@ void SETA::prepare_evaluation(RunContext& run, int64_t tasks_seen) {
                "evaluation after {} tasks, but the gate has {} classes", tasks_seen, gate_ ? gate_->classes() : 0);
   std::vector<SparseExperts> adapters;
   for (auto& l : layers_) adapters.push_back(l.adapter);
-  run.model->router = std::make_shared<SetaPromptRouter>(gate_, run.model->model->norm, feature_layers_,
-                                                         std::move(adapters), settings_.top_k);
+  const int64_t top_k = settings_.top_k;
+  run.model->router = std::make_shared<PooledPromptRouter>(
+      run.model->model->norm, feature_layers_,
+      [gate = gate_, adapters = std::move(adapters), top_k](const at::Tensor& features) mutable {
+        auto [routes, weights] = gate->route(features, top_k);
+        for (auto& adapter : adapters) adapter->set_routes(routes, top_k > 1 ? weights : at::Tensor());
+      });
 }
 
 std::optional<std::vector<double>> SETA::routing_accuracy(RunContext& run, int64_t tasks_seen) {
@@ -769,9 +387,7 @@ std::optional<std::vector<double>> SETA::routing_accuracy(RunContext& run, int64
   std::vector<double> accuracy;
   for (int64_t i = 0; i < tasks_seen; ++i) {
     const Task& task = run.tasks[i];
-    std::vector<std::vector<int64_t>> prompts;
-    for (const auto& e : task.test)
-      prompts.push_back(tokenize_prompt(*run.tokenizer, format_prompt(task, e), run.tokenize));
+    const auto prompts = test_prompts(run, task);
     RETAIN_CHECK(!prompts.empty(), kComponent, "task \"{}\" has an empty test split", task.name);
     torch::NoGradGuard no_grad;
     const auto features = prompt_features(run.model, prompts, feature_layers_, settings_.feature_batch_size);

@@ -1,4 +1,5 @@
 // Atomic writes: a failed write leaves the old file intact and no temporary behind.
+#include "common/test_support.h"
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 
@@ -7,6 +8,8 @@
 #include <unistd.h>
 
 namespace {
+
+using namespace retain::testing;
 
 TEST(Files, AtomicWriteReplacesContents) {
   auto dir = std::filesystem::temp_directory_path() / ("retain_files_" + std::to_string(::getpid()));
@@ -39,7 +42,7 @@ TEST(Files, ReadMissingFileNamesIt) {
     retain::read_file("/nonexistent/retain/file.bin", "safetensors");
     FAIL();
   } catch (const retain::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("[safetensors] cannot read /nonexistent/retain/file.bin"), std::string::npos);
+    EXPECT_MSG(e.what(), "[safetensors] cannot read /nonexistent/retain/file.bin");
   }
 }
 

@@ -3,11 +3,13 @@
 #include "retain/core/settings.h"
 #include "retain/core/toml.h"
 
-#include "common/test_paths.h"
+#include "common/test_support.h"
 
 #include <gtest/gtest.h>
 
 namespace {
+
+using namespace retain::testing;
 
 struct OptimizerSettings {
   double lr = 1e-4;
@@ -25,8 +27,6 @@ struct OptimizerSettings {
   }
 };
 
-using retain::testing::error_of;
-
 TEST(Settings, ReadsPresentKeysAndKeepsDefaults) {
   OptimizerSettings s;
   retain::settings::read(s, retain::json{{"lr", 3e-4}, {"epochs", 5}, {"targets", {"o_proj"}}}, "optim");
@@ -43,18 +43,18 @@ TEST(Settings, ReadsPresentKeysAndKeepsDefaults) {
 TEST(Settings, UnknownKeySuggestsTheClosestName) {
   OptimizerSettings s;
   auto message = error_of([&] { retain::settings::read(s, retain::json{{"shedule", "cosine"}}, "optim"); });
-  EXPECT_NE(message.find("optim: unknown setting \"shedule\" — did you mean \"schedule\"?"), std::string::npos) << message;
+  EXPECT_MSG(message, "optim: unknown setting \"shedule\" — did you mean \"schedule\"?");
   message = error_of([&] { retain::settings::read(s, retain::json{{"zzzzzzzzzz", 1}}, "optim"); });
-  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
-  EXPECT_NE(message.find("known: lr, epochs, clip, schedule, targets"), std::string::npos) << message;
+  EXPECT_NO_MSG(message, "did you mean");
+  EXPECT_MSG(message, "known: lr, epochs, clip, schedule, targets");
 }
 
 TEST(Settings, WrongTypesNameKeyAndExpectation) {
   OptimizerSettings s;
   auto message = error_of([&] { retain::settings::read(s, retain::json{{"epochs", 2.5}}, "optim"); });
-  EXPECT_NE(message.find("optim.epochs = 2.5 has the wrong type: expected an integer"), std::string::npos) << message;
+  EXPECT_MSG(message, "optim.epochs = 2.5 has the wrong type: expected an integer");
   message = error_of([&] { retain::settings::read(s, retain::json{{"clip", "yes"}}, "optim"); });
-  EXPECT_NE(message.find("expected true or false"), std::string::npos) << message;
+  EXPECT_MSG(message, "expected true or false");
   EXPECT_TRUE(s.clip);  // unchanged by the failed read
 }
 
@@ -70,7 +70,7 @@ TEST(Settings, OverridesParseNumbersBooleansListsAndBareStrings) {
   EXPECT_EQ(s.schedule, "cosine");
   EXPECT_EQ(s.targets.size(), 2u);
   EXPECT_EQ(s.epochs, 10);
-  EXPECT_NE(error_of([&] { retain::settings::set(s, "lrr", "1", "optim"); }).find("did you mean \"lr\""), std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::settings::set(s, "lrr", "1", "optim"); }), "did you mean \"lr\"");
 }
 
 TEST(Toml, ParsesTablesAndNamesTheLineOfASyntaxError) {
@@ -79,7 +79,7 @@ TEST(Toml, ParsesTablesAndNamesTheLineOfASyntaxError) {
   EXPECT_EQ(j["optim"]["epochs"].get<int64_t>(), 2);
   EXPECT_DOUBLE_EQ(j["method"]["olora"]["lambda1"].get<double>(), 0.5);
   auto message = error_of([] { retain::parse_toml("[optim]\nlr = \nepochs = 2\n", "run.toml"); });
-  EXPECT_NE(message.find("[config] run.toml:2:"), std::string::npos) << message;
+  EXPECT_MSG(message, "[config] run.toml:2:");
 }
 
 }  // namespace

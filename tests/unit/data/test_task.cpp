@@ -115,7 +115,7 @@ TEST(LoadTask, ClBenchmarkInstructionsAreO_LoRAsVerbatim) {
             "Given a word and two sentences, whether the word is used with the same sense in both sentence? Choose one "
             "from the option.\n");
   auto message = error_of([] { retain::cl_benchmark_instruction("NLU"); });
-  EXPECT_NE(message.find("unknown CL_Benchmark task type \"NLU\" (did you mean \"NLI\"?)"), std::string::npos) << message;
+  EXPECT_MSG(message, "unknown CL_Benchmark task type \"NLU\" (did you mean \"NLI\"?)");
 }
 
 TEST(LoadTask, TraceFolders) {
@@ -160,10 +160,10 @@ TEST(Benchmark, PublishedOrders) {
   EXPECT_EQ(retain::cl_benchmark_folder("BoolQA"), "BoolQA/BoolQA");
   EXPECT_EQ(retain::cl_benchmark_folder("CB"), "NLI/CB");
   auto message = error_of([] { retain::cl_benchmark_folder("agnew"); });
-  EXPECT_NE(message.find("did you mean \"agnews\""), std::string::npos) << message;
+  EXPECT_MSG(message, "did you mean \"agnews\"");
   for (int bad : {0, 7}) {
     message = error_of([bad] { retain::benchmark_order(bad); });
-    EXPECT_NE(message.find("unknown benchmark order " + std::to_string(bad)), std::string::npos) << message;
+    EXPECT_MSG(message, "unknown benchmark order " + std::to_string(bad));
   }
 }
 
@@ -181,11 +181,11 @@ TEST(Benchmark, LoadsAnOrderInTrainingOrder) {
 
 TEST(Benchmark, MissingDatasetsAreListedTogether) {
   auto message = error_of([] { retain::load_benchmark(data_fixtures() / "CL_Benchmark", 4); });
-  EXPECT_NE(message.find("[data]"), std::string::npos) << message;
-  EXPECT_NE(message.find("order 4"), std::string::npos) << message;
-  EXPECT_NE(message.find("NLI/MNLI"), std::string::npos) << message;
-  EXPECT_NE(message.find("SC/yelp"), std::string::npos) << message;
-  EXPECT_EQ(message.find("NLI/CB,"), std::string::npos) << message;  // present in the fixture tree
+  EXPECT_MSG(message, "[data]");
+  EXPECT_MSG(message, "order 4");
+  EXPECT_MSG(message, "NLI/MNLI");
+  EXPECT_MSG(message, "SC/yelp");
+  EXPECT_NO_MSG(message, "NLI/CB,");  // present in the fixture tree
 }
 
 // ---- bad input --------------------------------------------------------------------------------
@@ -194,36 +194,36 @@ TEST(BadTask, FolderWithoutTaskJsonSaysWhatItMustContain) {
   auto dir = valid_task("no_task_json");
   fs::remove(dir / "task.json");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("[data] " + dir.string() + ": no task.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("\"labels\""), std::string::npos) << message;
-  EXPECT_NE(message.find("train.jsonl and test.jsonl"), std::string::npos) << message;
+  EXPECT_MSG(message, "[data] " + dir.string() + ": no task.json");
+  EXPECT_MSG(message, "\"labels\"");
+  EXPECT_MSG(message, "train.jsonl and test.jsonl");
 }
 
 TEST(BadTask, PathsThatAreNoTask) {
   auto empty = retain::testing::temp_dir("empty_folder");
   auto message = error_of([&] { retain::load_task(empty); });
-  EXPECT_NE(message.find("not a task folder"), std::string::npos) << message;
-  EXPECT_NE(message.find("labels.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("eval.json"), std::string::npos) << message;
+  EXPECT_MSG(message, "not a task folder");
+  EXPECT_MSG(message, "labels.json");
+  EXPECT_MSG(message, "eval.json");
   message = error_of([&] { retain::load_task(empty / "nowhere"); });
-  EXPECT_NE(message.find("no such file or folder"), std::string::npos) << message;
+  EXPECT_MSG(message, "no such file or folder");
   write(empty / "notes.txt", "x");
   message = error_of([&] { retain::load_task(empty / "notes.txt"); });
-  EXPECT_NE(message.find("found a file"), std::string::npos) << message;
+  EXPECT_MSG(message, "found a file");
 }
 
 TEST(BadTask, EmptySplit) {
   auto dir = valid_task("empty_split");
   write(dir / "test.jsonl", "\n  \n");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "test.jsonl").string() + ": empty split"), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "test.jsonl").string() + ": empty split");
 }
 
 TEST(BadTask, MissingTestSplit) {
   auto dir = valid_task("missing_test");
   fs::remove(dir / "test.jsonl");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("missing test.jsonl"), std::string::npos) << message;
+  EXPECT_MSG(message, "missing test.jsonl");
 }
 
 TEST(BadTask, LabelOutsideTheLabelSetNamesFileLineLabelAndSet) {
@@ -231,64 +231,60 @@ TEST(BadTask, LabelOutsideTheLabelSetNamesFileLineLabelAndSet) {
   write(dir / "train.jsonl",
         "{\"input\": \"good\", \"output\": \"positive\"}\n\n{\"input\": \"meh\", \"output\": \"postive\"}\n");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.jsonl").string() + ":3: label \"postive\" is not in the label set "
-                         "[\"negative\", \"positive\"]"),
-            std::string::npos)
-      << message;
-  EXPECT_NE(message.find("did you mean \"positive\""), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.jsonl").string() + ":3: label \"postive\" is not in the label set " "[\"negative\", \"positive\"]");
+  EXPECT_MSG(message, "did you mean \"positive\"");
 }
 
 TEST(BadTask, MalformedJsonlLineNamesFileAndLine) {
   auto dir = valid_task("bad_jsonl");
   write(dir / "train.jsonl", "{\"input\": \"good\", \"output\": \"positive\"}\n{\"input\": \"bad\", \"output\": \n");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.jsonl").string() + ":2: malformed JSON line"), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.jsonl").string() + ":2: malformed JSON line");
 }
 
 TEST(BadTask, JsonlLineWithoutOutput) {
   auto dir = valid_task("no_output");
   write(dir / "train.jsonl", "{\"input\": \"good\", \"answer\": \"positive\"}\n");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.jsonl").string() + ":1: missing key \"output\""), std::string::npos) << message;
-  EXPECT_NE(message.find("found \"answer\", \"input\""), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.jsonl").string() + ":1: missing key \"output\"");
+  EXPECT_MSG(message, "found \"answer\", \"input\"");
 }
 
 TEST(BadTask, UnknownKeyInTaskJsonSuggestsTheClosest) {
   auto dir = valid_task("unknown_key");
   write(dir / "task.json", R"({"name": "t", "type": "classification", "lables": ["a"]})");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("unknown key \"lables\" (did you mean \"labels\"?)"), std::string::npos) << message;
-  EXPECT_NE(message.find("task.json"), std::string::npos) << message;
+  EXPECT_MSG(message, "unknown key \"lables\" (did you mean \"labels\"?)");
+  EXPECT_MSG(message, "task.json");
 }
 
 TEST(BadTask, UnknownTypeMetricAndPrompt) {
   auto dir = valid_task("unknown_values");
   write(dir / "task.json", R"({"name": "t", "type": "clasification", "labels": ["a"]})");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("unknown type \"clasification\" (did you mean \"classification\"?)"), std::string::npos)
-      << message;
+  EXPECT_MSG(message, "unknown type \"clasification\" (did you mean \"classification\"?)");
   write(dir / "task.json", R"({"name": "t", "type": "classification", "labels": ["negative", "positive"], "metric": "rouge"})");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("unknown metric \"rouge\" (did you mean \"rouge_l\"?)"), std::string::npos) << message;
+  EXPECT_MSG(message, "unknown metric \"rouge\" (did you mean \"rouge_l\"?)");
   write(dir / "task.json", R"({"name": "t", "type": "classification", "labels": ["negative", "positive"], "prompt": "lora"})");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("unknown prompt \"lora\""), std::string::npos) << message;
+  EXPECT_MSG(message, "unknown prompt \"lora\"");
 }
 
 TEST(BadTask, LabelSetProblems) {
   auto dir = valid_task("label_set");
   write(dir / "task.json", R"({"name": "t", "type": "classification"})");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("a classification task needs \"labels\""), std::string::npos) << message;
+  EXPECT_MSG(message, "a classification task needs \"labels\"");
   write(dir / "task.json", R"({"name": "t", "type": "classification", "labels": ["a", "a"]})");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("label \"a\" appears twice"), std::string::npos) << message;
+  EXPECT_MSG(message, "label \"a\" appears twice");
   write(dir / "task.json", R"({"name": "t", "type": "generation", "labels": ["a"]})");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("only for classification"), std::string::npos) << message;
+  EXPECT_MSG(message, "only for classification");
   write(dir / "task.json", R"({"type": "generation"})");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("missing key \"name\""), std::string::npos) << message;
+  EXPECT_MSG(message, "missing key \"name\"");
 }
 
 TEST(BadTask, ClBenchmarkLabelOutsideLabelsJson) {
@@ -298,17 +294,14 @@ TEST(BadTask, ClBenchmarkLabelOutsideLabelsJson) {
   write(dir / "train.json", R"([{"sentence": "ok", "label": "positive"}, {"sentence": "so-so", "label": "neutral"}])");
   write(dir / "test.json", R"([{"sentence": "ok", "label": "positive"}])");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.json").string() + ": example 2 (counting from 1): label \"neutral\" is not in "
-                         "the label set [\"negative\", \"positive\"] of " + (dir / "labels.json").string()),
-            std::string::npos)
-      << message;
+  EXPECT_MSG(message, (dir / "train.json").string() + ": example 2 (counting from 1): label \"neutral\" is not in " "the label set [\"negative\", \"positive\"] of " + (dir / "labels.json").string());
   write(dir / "train.json", "[]");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.json").string() + ": empty split"), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.json").string() + ": empty split");
   write(dir / "train.json", R"([{"sentence": "ok", "label": "positive"},)");
   message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.json").string() + ":1:"), std::string::npos) << message;
-  EXPECT_NE(message.find("malformed JSON"), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.json").string() + ":1:");
+  EXPECT_MSG(message, "malformed JSON");
 }
 
 TEST(BadTask, ClBenchmarkUnderAnUnknownTypeFolder) {
@@ -317,7 +310,7 @@ TEST(BadTask, ClBenchmarkUnderAnUnknownTypeFolder) {
   write(dir / "train.json", R"([{"sentence": "x", "label": "a"}])");
   write(dir / "test.json", R"([{"sentence": "x", "label": "a"}])");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find("parent folder \"SA\" is not a task type (did you mean \"SC\"?)"), std::string::npos) << message;
+  EXPECT_MSG(message, "parent folder \"SA\" is not a task type (did you mean \"SC\"?)");
 }
 
 TEST(BadTask, SentenceLabelListsWithoutLabelsJsonGetAHint) {
@@ -325,10 +318,8 @@ TEST(BadTask, SentenceLabelListsWithoutLabelsJsonGetAHint) {
   write(dir / "train.json", R"([{"sentence": "x", "label": "a"}])");
   write(dir / "test.json", R"([{"sentence": "x", "label": "a"}])");
   auto message = error_of([&] { retain::load_task(dir); });
-  EXPECT_NE(message.find((dir / "train.json").string() + ": example 1 (counting from 1): missing key \"prompt\""),
-            std::string::npos)
-      << message;
-  EXPECT_NE(message.find("also needs labels.json"), std::string::npos) << message;
+  EXPECT_MSG(message, (dir / "train.json").string() + ": example 1 (counting from 1): missing key \"prompt\"");
+  EXPECT_MSG(message, "also needs labels.json");
 }
 
 }  // namespace

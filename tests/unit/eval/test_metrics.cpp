@@ -2,15 +2,16 @@
 // sums at most four differences of values in [0, 1], so rounding stays within a few ulps of 1.
 #include "retain/eval/metrics.h"
 
-#include "common/test_paths.h"
+#include "common/test_support.h"
 
 #include <cmath>
 #include <limits>
 
 namespace {
 
+using namespace retain::testing;
+
 using retain::AccuracyMatrix;
-using retain::testing::error_of;
 
 constexpr double kTol = 1e-12;
 
@@ -109,32 +110,32 @@ TEST(Metrics, ZerosHasTheRightShape) {
   ASSERT_EQ(m.scores.size(), 3u);
   for (const auto& row : m.scores) EXPECT_EQ(row, std::vector<double>({0.0, 0.0}));
   EXPECT_EQ(m.at(2, 1), 0.0);
-  EXPECT_NE(error_of([&] { m.at(3, 0); }).find("stage 3"), std::string::npos);
+  EXPECT_MSG(error_of([&] { m.at(3, 0); }), "stage 3");
 }
 
 TEST(Metrics, ValidationNamesTheProblem) {
   auto m = three_tasks_a();
   m.scores.pop_back();
-  EXPECT_NE(error_of([&] { retain::average_accuracy(m); }).find("3 rows, expected 4"), std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::average_accuracy(m); }), "3 rows, expected 4");
 
   m = three_tasks_a();
   m.scores[2].push_back(0.5);
-  EXPECT_NE(error_of([&] { m.validate(); }).find("row 2 has 4 columns, expected 3"), std::string::npos);
+  EXPECT_MSG(error_of([&] { m.validate(); }), "row 2 has 4 columns, expected 3");
 
   m = three_tasks_a();
   m.scores[1][2] = std::numeric_limits<double>::quiet_NaN();
   auto message = error_of([&] { retain::forgetting(m); });
-  EXPECT_NE(message.find("row 1 column 2 (task \"t3\")"), std::string::npos) << message;
+  EXPECT_MSG(message, "row 1 column 2 (task \"t3\")");
 
   m = three_tasks_a();
   m.scores[0][0] = 75.0;  // a percentage where a fraction belongs
-  EXPECT_NE(error_of([&] { m.validate(); }).find("expected a fraction in [0, 1]"), std::string::npos);
+  EXPECT_MSG(error_of([&] { m.validate(); }), "expected a fraction in [0, 1]");
 
   m = three_tasks_a();
   m.tasks[2] = "t1";
-  EXPECT_NE(error_of([&] { m.validate(); }).find("\"t1\" appears twice"), std::string::npos);
+  EXPECT_MSG(error_of([&] { m.validate(); }), "\"t1\" appears twice");
 
-  EXPECT_NE(error_of([&] { make({}, {{}}).validate(); }).find("no tasks"), std::string::npos);
+  EXPECT_MSG(error_of([&] { make({}, {{}}).validate(); }), "no tasks");
   EXPECT_EQ(error_of([&] { three_tasks_a().validate(); }), "");
 }
 

@@ -3,10 +3,11 @@
 // one n+1 × n heatmap per method, every chart kind, escaped names, well-formed markup, and strict
 // errors that name the bad file. The SVG helpers' tick and colour invariants are checked alone.
 #include "retain/eval/report.h"
+#include "retain/eval/report_html.h"
 
 #include "retain/eval/svg_chart.h"
 
-#include "common/test_paths.h"
+#include "common/test_support.h"
 
 #include <cmath>
 #include <fstream>
@@ -17,13 +18,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace retain::testing;
 using retain::json;
 using retain::MethodResults;
-using retain::testing::error_of;
-using retain::testing::temp_dir;
-
-void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 MethodResults make_results(const std::string& method, const std::vector<std::string>& tasks, double shift,
                            bool routing = false) {
@@ -89,12 +86,6 @@ SyntheticRun make_run(const fs::path& dir, const std::vector<std::string>& tasks
   }
   retain::write_summary(dir / "summary.json", run.methods);
   return run;
-}
-
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
 }
 
 /// The <svg ...>...</svg> element whose opening tag contains `marker` ("" if none).
@@ -186,19 +177,19 @@ TEST(Report, NumbersInThePageAreTheRunsNumbers) {
   const size_t seqft = html.find("<tr data-method=\"seqft\"");
   EXPECT_EQ(html.compare(html.find("<td", seqft), 16, "<td class=\"num\" "), 0);
   const std::string mtl_row = html.substr(html.find("<tr data-method=\"mtl\""));
-  EXPECT_EQ(mtl_row.substr(0, mtl_row.find("</tr>")).find(" best"), std::string::npos);
-  EXPECT_NE(mtl_row.find("upper bound"), std::string::npos);
+  EXPECT_NO_MSG(mtl_row.substr(0, mtl_row.find("</tr>")), " best");
+  EXPECT_MSG(mtl_row, "upper bound");
 }
 
 // Ties at the shown precision: no column is highlighted when every method has the same value.
 TEST(Report, GeneralTextLossGetsAChartWhenAMethodMeasuredIt) {
   const auto run = make_run(temp_dir("report"), {"sst2", "agnews"}, {"seqft", "olora"});
   auto report = retain::read_run_report(run.dir);
-  EXPECT_EQ(retain::render_report_html(report).find("general-loss"), std::string::npos);  // none measured
+  EXPECT_NO_MSG(retain::render_report_html(report), "general-loss");  // none measured
   report.methods[0].general_loss = std::vector<double>{3.0, 3.5, 4.25};
   const std::string html = retain::render_report_html(report);
-  EXPECT_NE(html.find("id=\"general\""), std::string::npos);
-  EXPECT_NE(html.find("general-loss"), std::string::npos);
+  EXPECT_MSG(html, "id=\"general\"");
+  EXPECT_MSG(html, "general-loss");
   EXPECT_EQ(markup_problem(html), "");
 }
 
@@ -212,9 +203,9 @@ TEST(Report, NoHighlightWhenAllMethodsTie) {
   }
   report.methods[1].seconds += 0.004;  // 12.349 vs 12.345: both shown as 12.3
   const std::string html = retain::render_report_html(report);
-  EXPECT_EQ(count(html, " best\""), 0u);
+  EXPECT_EQ(occurrences(html, " best\""), 0u);
   report.methods[1].seconds += 1;
-  EXPECT_EQ(count(retain::render_report_html(report), " best\""), 1u);  // seqft's time
+  EXPECT_EQ(occurrences(retain::render_report_html(report), " best\""), 1u);  // seqft's time
 }
 
 TEST(Report, MethodsPastThePaletteGetAValidHollowSwatch) {
@@ -226,28 +217,28 @@ TEST(Report, MethodsPastThePaletteGetAValidHollowSwatch) {
     report.logs.emplace_back(std::nullopt);
   }
   const std::string html = retain::render_report_html(report);
-  EXPECT_EQ(count(html, "style=\"background:#"), 8u);
-  EXPECT_EQ(count(html, "style=\"border:2px solid #"), 1u);  // the 9th: a valid CSS border, colour included
-  EXPECT_EQ(count(html, "solid:"), 0u);
+  EXPECT_EQ(occurrences(html, "style=\"background:#"), 8u);
+  EXPECT_EQ(occurrences(html, "style=\"border:2px solid #"), 1u);  // the 9th: a valid CSS border, colour included
+  EXPECT_EQ(occurrences(html, "solid:"), 0u);
 }
 
 TEST(Report, EveryMethodHasAHeatmapOfItsMatrixAndEveryChartKindIsThere) {
   const std::vector<std::string> tasks = {"a", "b", "c", "d"};
   const auto run = make_run(temp_dir("report"), tasks, {"seqft", "inclora", "pertask"});
   const std::string html = retain::render_report_html(retain::read_run_report(run.dir));
-  EXPECT_EQ(count(html, "data-chart=\"aa-bwt\""), 1u);
-  EXPECT_EQ(count(html, "data-chart=\"heatmap\""), 3u);
-  EXPECT_EQ(count(html, "data-chart=\"task-curve\""), tasks.size());
-  EXPECT_EQ(count(html, "data-chart=\"loss\""), 3u);
-  EXPECT_EQ(count(html, "<svg "), count(html, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""));
-  EXPECT_EQ(count(html, "<desc>"), count(html, "<svg "));
+  EXPECT_EQ(occurrences(html, "data-chart=\"aa-bwt\""), 1u);
+  EXPECT_EQ(occurrences(html, "data-chart=\"heatmap\""), 3u);
+  EXPECT_EQ(occurrences(html, "data-chart=\"task-curve\""), tasks.size());
+  EXPECT_EQ(occurrences(html, "data-chart=\"loss\""), 3u);
+  EXPECT_EQ(occurrences(html, "<svg "), occurrences(html, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\""));
+  EXPECT_EQ(occurrences(html, "<desc>"), occurrences(html, "<svg "));
   for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1))  // accessible name
     EXPECT_EQ(html.compare(html.find('>', at) + 1, 8, "\n<title>"), 0) << html.substr(at, 200);
   for (const auto& r : run.methods) {
     SCOPED_TRACE(r.method);
     const std::string mine = svg_with(html, "data-method=\"" + r.method + "\"");
-    ASSERT_NE(mine.find("data-chart=\"heatmap\""), std::string::npos);
-    EXPECT_EQ(count(mine, "class=\"cell\""), (tasks.size() + 1) * tasks.size());
+    ASSERT_MSG(mine, "data-chart=\"heatmap\"");
+    EXPECT_EQ(occurrences(mine, "class=\"cell\""), (tasks.size() + 1) * tasks.size());
     // Cell (row j, col i) carries a[j][i] exactly.
     static const std::regex cell("data-row=\"(\\d+)\" data-col=\"(\\d+)\" data-value=\"([^\"]*)\"");
     size_t seen = 0;
@@ -257,23 +248,24 @@ TEST(Report, EveryMethodHasAHeatmapOfItsMatrixAndEveryChartKindIsThere) {
   }
   // The task curves: per task, one path per method and T + 1 points each.
   const std::string curve = svg_with(html, "data-task=\"c\"");
-  EXPECT_EQ(count(curve, "class=\"series\""), 3u);
-  EXPECT_EQ(count(curve, "class=\"point\""), 3u * (tasks.size() + 1));
-  EXPECT_NE(html.find("<span class=\"tag\">oracle</span>"), std::string::npos);
+  EXPECT_EQ(occurrences(curve, "class=\"series\""), 3u);
+  EXPECT_EQ(occurrences(curve, "class=\"point\""), 3u * (tasks.size() + 1));
+  EXPECT_MSG(html, "<span class=\"tag\">oracle</span>");
   EXPECT_EQ(markup_problem(html), "");
-  EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_EQ(count(html, "http"), count(html, "xmlns=\"http://www.w3.org/")) << "no links out, only namespaces";
-  EXPECT_EQ(count(html, "url("), 0u);
+  EXPECT_NO_MSG(html, "<script");
+  EXPECT_EQ(occurrences(html, "http"), occurrences(html, "xmlns=\"http://www.w3.org/"))
+      << "no links out, only namespaces";
+  EXPECT_EQ(occurrences(html, "url("), 0u);
 }
 
 TEST(Report, NamesAreEscapedEverywhere) {
   const std::string task = "x<&>\"'y", method = "m<&>\"b";
   const auto run = make_run(temp_dir("report"), {task, "plain"}, {method, "seqft"});
   const std::string html = retain::render_report_html(retain::read_run_report(run.dir));
-  EXPECT_EQ(html.find(task), std::string::npos);
-  EXPECT_EQ(html.find(method), std::string::npos);
-  EXPECT_NE(html.find("x&lt;&amp;&gt;&quot;&#39;y"), std::string::npos);
-  EXPECT_NE(html.find("data-method=\"m&lt;&amp;&gt;&quot;b\""), std::string::npos);
+  EXPECT_NO_MSG(html, task);
+  EXPECT_NO_MSG(html, method);
+  EXPECT_MSG(html, "x&lt;&amp;&gt;&quot;&#39;y");
+  EXPECT_MSG(html, "data-method=\"m&lt;&amp;&gt;&quot;b\"");
   EXPECT_EQ(markup_problem(html), "");
   EXPECT_EQ(retain::svg::escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
 }
@@ -281,25 +273,25 @@ TEST(Report, NamesAreEscapedEverywhere) {
 TEST(Report, MissingOrMalformedFilesAreErrorsThatNameThem) {
   const auto dir = temp_dir("report");
   auto run = make_run(dir, {"t1", "t2"}, {"seqft", "olora"});
-  EXPECT_NE(error_of([&] { retain::read_run_report(dir / "nowhere"); }).find("nowhere"), std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::read_run_report(dir / "nowhere"); }), "nowhere");
 
   const fs::path results = dir / "olora" / "results.json";
   const std::string good = retain::read_file(results);
   fs::remove(results);
   auto e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find(results.string()), std::string::npos) << e;
-  EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
+  EXPECT_MSG(e, results.string());
+  EXPECT_MSG(e, "does not exist");
 
   write_text(results, good.substr(0, good.size() / 2));  // truncated JSON
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find(results.string()), std::string::npos) << e;
+  EXPECT_MSG(e, results.string());
 
   json edited = json::parse(good);
   edited["matrix"][0][0] = 1.5;  // not a fraction
   write_text(results, edited.dump());
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find(results.string()), std::string::npos) << e;
-  EXPECT_NE(e.find("\"matrix\"[0][0]"), std::string::npos) << e;
+  EXPECT_MSG(e, results.string());
+  EXPECT_MSG(e, "\"matrix\"[0][0]");
   write_text(results, good);
 
   // summary.json that disagrees with results.json.
@@ -308,31 +300,31 @@ TEST(Report, MissingOrMalformedFilesAreErrorsThatNameThem) {
   summary["methods"]["olora"]["AA"] = summary["methods"]["olora"]["AA"].get<double>() + 0.01;
   write_text(dir / "summary.json", summary.dump());
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find("summary.json"), std::string::npos) << e;
-  EXPECT_NE(e.find("\"AA\""), std::string::npos) << e;
+  EXPECT_MSG(e, "summary.json");
+  EXPECT_MSG(e, "\"AA\"");
   write_text(dir / "summary.json", saved.dump());
 
   // A bad line of metrics.jsonl: FILE:LINE and the key.
   const fs::path log = dir / "seqft" / "metrics.jsonl";
   std::ofstream(log, std::ios::app) << "{\"task\": \"t1\", \"loss\": \"high\"}\n";
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find(log.string() + ":13"), std::string::npos) << e;  // 2 tasks × 6 steps, then this line
-  EXPECT_NE(e.find("\"loss\""), std::string::npos) << e;
+  EXPECT_MSG(e, log.string() + ":13");  // 2 tasks × 6 steps, then this line
+  EXPECT_MSG(e, "\"loss\"");
   std::ofstream(log, std::ios::trunc) << "{\"task\": \"t9\", \"loss\": 1}\n";
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find("t9"), std::string::npos) << e;
+  EXPECT_MSG(e, "t9");
   fs::remove(log);  // a missing log is not an error: the page says so
   const std::string html = retain::render_report_html(retain::read_run_report(dir));
-  EXPECT_NE(html.find("seqft: no training log"), std::string::npos);
-  EXPECT_EQ(count(html, "data-chart=\"loss\""), 1u);
+  EXPECT_MSG(html, "seqft: no training log");
+  EXPECT_EQ(occurrences(html, "data-chart=\"loss\""), 1u);
 
   // config.json without the model.
   json config = retain::read_json_file(dir / "config.json");
   config.erase("model");
   write_text(dir / "config.json", config.dump());
   e = error_of([&] { retain::read_run_report(dir); });
-  EXPECT_NE(e.find("config.json"), std::string::npos) << e;
-  EXPECT_NE(e.find("\"model\""), std::string::npos) << e;
+  EXPECT_MSG(e, "config.json");
+  EXPECT_MSG(e, "\"model\"");
 }
 
 TEST(Report, WrittenAtomicallyAndReplacedOnlyOnSuccess) {
@@ -351,7 +343,7 @@ TEST(Report, WrittenAtomicallyAndReplacedOnlyOnSuccess) {
   EXPECT_EQ(html, retain::render_report_html(retain::read_run_report(dir)));  // deterministic
   EXPECT_EQ(retain::write_run_report(dir, dir / "elsewhere.html"), dir / "elsewhere.html");
   for (const auto& entry : fs::directory_iterator(dir))  // no temporary left behind
-    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+    EXPECT_NO_MSG(entry.path().filename().string(), ".tmp") << entry.path();
 }
 
 TEST(Report, LossCurveAveragesBucketsWithinTasks) {
@@ -425,11 +417,11 @@ TEST(SvgChart, ChartsAreWellFormedWithGapsAndMissingValues) {
   line.markers.push_back({2.5, "task & co"});
   const std::string svg = retain::svg::line_chart(line);
   EXPECT_EQ(markup_problem(svg), "");
-  EXPECT_EQ(count(svg, "class=\"point\""), 3u);  // the gap has no point
+  EXPECT_EQ(occurrences(svg, "class=\"point\""), 3u);  // the gap has no point
   // One path, which lifts the pen at the gap: two "M" commands.
-  EXPECT_EQ(count(svg, "d=\"M"), 1u);
+  EXPECT_EQ(occurrences(svg, "d=\"M"), 1u);
   const size_t path = svg.find(" d=\"");
-  EXPECT_EQ(count(svg.substr(path, svg.find('"', path + 4) - path), "M"), 2u);
+  EXPECT_EQ(occurrences(svg.substr(path, svg.find('"', path + 4) - path), "M"), 2u);
 
   retain::svg::BarChart bars;
   bars.info = {"aa-bwt", "t", "d", {}};
@@ -439,8 +431,8 @@ TEST(SvgChart, ChartsAreWellFormedWithGapsAndMissingValues) {
   bars.values = {{0.5, -0.25}, {0.75, std::nullopt}};
   const std::string b = retain::svg::bar_chart(bars);
   EXPECT_EQ(markup_problem(b), "");
-  EXPECT_EQ(count(b, "class=\"bar\""), 3u);
-  EXPECT_EQ(count(b, ">n/a</text>"), 1u);
+  EXPECT_EQ(occurrences(b, "class=\"bar\""), 3u);
+  EXPECT_EQ(occurrences(b, ">n/a</text>"), 1u);
   EXPECT_NE(error_of([&] {
               bars.values.pop_back();
               retain::svg::bar_chart(bars);

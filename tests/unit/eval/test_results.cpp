@@ -1,7 +1,7 @@
 // Run output files: exact contents for a small case, round trips, strict reading of results.json.
 #include "retain/eval/results.h"
 
-#include "common/test_paths.h"
+#include "common/test_support.h"
 
 #include <cmath>
 #include <limits>
@@ -10,9 +10,9 @@
 
 namespace {
 
+using namespace retain::testing;
+
 using retain::MethodResults;
-using retain::testing::error_of;
-using retain::testing::temp_dir;
 
 // Two tasks, values exact in binary. AA = (0.5 + 1) / 2 = 0.75; BWT = a[2][1] − a[1][1] = 0.5 − 0.75 = −0.25;
 // FWT = a[1][2] − a[0][2] = 0.5 − 0.25 = 0.25; F = a[1][1] − a[2][1] = 0.75 − 0.5 = 0.25.
@@ -162,7 +162,7 @@ TEST(Results, SummaryIsExact) {
 }
 )");
   auto message = error_of([] { retain::summary_json({two_task_results(), two_task_results()}); });
-  EXPECT_NE(message.find("\"olora\" given twice"), std::string::npos) << message;
+  EXPECT_MSG(message, "\"olora\" given twice");
 }
 
 TEST(Results, ComparisonTable) {
@@ -187,20 +187,19 @@ TEST(Results, GeneralLossAndSweepRoundTripAndAreChecked) {
   EXPECT_EQ(*back.sweep, *r.sweep);
   // The table gains the change of the general text's loss, last row minus first: +0.500.
   const std::string table = retain::format_comparison_table({r, one_task_results()});
-  EXPECT_NE(table.find("LM loss Δ"), std::string::npos) << table;
-  EXPECT_NE(table.find("+0.500"), std::string::npos) << table;
+  EXPECT_MSG(table, "LM loss Δ");
+  EXPECT_MSG(table, "+0.500");
   r.general_loss = std::vector<double>{3.25, 3.5};
-  EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss has 2 values, expected 3"), std::string::npos);
+  EXPECT_MSG(error_of([&] { r.validate(); }), "general_loss has 2 values, expected 3");
   r.general_loss = std::vector<double>{3.25, -1, 1};
-  EXPECT_NE(retain::testing::error_of([&] { r.validate(); }).find("general_loss[1]"), std::string::npos);
+  EXPECT_MSG(error_of([&] { r.validate(); }), "general_loss[1]");
   // A diverged model's loss (NaN, ∞) is written as null and read back as NaN; the table shows "—".
   r.general_loss = std::vector<double>{3.25, 3.5, std::numeric_limits<double>::infinity()};
   retain::write_results_json(dir / "diverged.json", r);
-  EXPECT_NE(retain::read_file(dir / "diverged.json").find("\"general_loss\": [\n    3.25,\n    3.5,\n    null"), std::string::npos)
-      << retain::read_file(dir / "diverged.json");
+  EXPECT_MSG(retain::read_file(dir / "diverged.json"), "\"general_loss\": [\n    3.25,\n    3.5,\n    null");
   const auto diverged = retain::read_results_json(dir / "diverged.json");
   EXPECT_TRUE(std::isnan(diverged.general_loss->back()));
-  EXPECT_EQ(retain::format_comparison_table({diverged}).find("+"), std::string::npos);
+  EXPECT_NO_MSG(retain::format_comparison_table({diverged}), "+");
 }
 
 TEST(Results, ComparisonTableRoundsTinyNegativesToZero) {
@@ -209,8 +208,8 @@ TEST(Results, ComparisonTableRoundsTinyNegativesToZero) {
   r.total_params = 0;                                             // no share printed
   r.trainable_params = 0;
   const auto table = retain::format_comparison_table({r});
-  EXPECT_EQ(table.find("-0.0"), std::string::npos) << table;
-  EXPECT_NE(table.find("olora   60.0  0.0  0.0         0.0          0     12.5"), std::string::npos) << table;
+  EXPECT_NO_MSG(table, "-0.0");
+  EXPECT_MSG(table, "olora   60.0  0.0  0.0         0.0          0     12.5");
 }
 
 TEST(Results, MetricsLogAppendsAndFlushesEachLine) {
@@ -237,9 +236,8 @@ TEST(Results, MetricsLogAppendsAndFlushesEachLine) {
   EXPECT_EQ(lines[2]["tokens_per_s"], 2000.5);
 
   retain::MetricsLog log(path);
-  EXPECT_NE(error_of([&] { log.append(retain::json::array()); }).find("must be a JSON object"), std::string::npos);
-  EXPECT_NE(error_of([&] { retain::MetricsLog bad(dir / "missing" / "metrics.jsonl"); }).find("cannot open"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { log.append(retain::json::array()); }), "must be a JSON object");
+  EXPECT_MSG(error_of([&] { retain::MetricsLog bad(dir / "missing" / "metrics.jsonl"); }), "cannot open");
 }
 
 // Every corruption of a good file is refused with a message naming the file and the key.
@@ -278,22 +276,21 @@ TEST(Results, BadResultsJsonNamesTheKey) {
   };
   for (const auto& [change, expected] : cases) {
     const auto message = mutated(change);
-    EXPECT_NE(message.find(expected), std::string::npos) << "expected: " << expected << "\ngot: " << message;
-    EXPECT_NE(message.find(where), std::string::npos) << message;
+    EXPECT_MSG(message, expected) << "expected: " << expected << "\ngot: " << message;
+    EXPECT_MSG(message, where);
     EXPECT_EQ(message.rfind("[results] ", 0), 0u) << message;
   }
   // The unmodified text reads back.
   EXPECT_EQ(mutated([](auto&) {}), "");
-  EXPECT_NE(error_of([&] { MethodResults::from_json(retain::json::array(), where); }).find("expected a JSON object"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { MethodResults::from_json(retain::json::array(), where); }), "expected a JSON object");
 }
 
 TEST(Results, UnparsableFileIsNamed) {
   const auto dir = temp_dir("eval");
   retain::write_file_atomic(dir / "results.json", "{\"method\": \"x\",\n  \"tasks\": [}\n");
   auto message = error_of([&] { retain::read_results_json(dir / "results.json"); });
-  EXPECT_NE(message.find("results.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+  EXPECT_MSG(message, "results.json");
+  EXPECT_MSG(message, "line 2");
 }
 
 TEST(Results, InvalidResultsAreNotWritten) {
@@ -301,12 +298,12 @@ TEST(Results, InvalidResultsAreNotWritten) {
   retain::write_method_outputs(dir, two_task_results());
   auto bad = two_task_results();
   bad.matrix.scores[0][0] = std::nan("");
-  EXPECT_NE(error_of([&] { retain::write_method_outputs(dir, bad); }).find("row 0 column 0"), std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::write_method_outputs(dir, bad); }), "row 0 column 0");
   EXPECT_EQ(retain::read_file(dir / "olora" / "results.json"), kTwoTaskJson);  // the old file is intact
 
   auto seen_null = two_task_results();
   (*seen_null.routing_accuracy)[1][0] = std::nullopt;
-  EXPECT_NE(error_of([&] { seen_null.to_json(); }).find("row 1 column 0 must be a fraction"), std::string::npos);
+  EXPECT_MSG(error_of([&] { seen_null.to_json(); }), "row 1 column 0 must be a fraction");
   EXPECT_EQ(retain::parse_scoring("rank"), retain::Scoring::Rank);
   EXPECT_EQ(retain::to_string(retain::parse_scoring("generate")), "generate");
 }

@@ -5,12 +5,7 @@
 // Oracles: the bytes we wrote (round trips are compared with memcmp, so NaN payloads, −0 and
 // subnormals must survive exactly; no tolerance applies); for bad files, the error must be a
 // retain::Error naming the file and the problem.
-//
-// The checks are plain functions grouped into one gtest case per topic (`Suite.Checks`, each check
-// named by SCOPED_TRACE when it fails): CTest runs every case in its own process and loading libtorch
-// costs ~0.5 s, which would otherwise dominate the suite. Checks that currently fail on library bugs
-// are separate cases.
-#include "common/test_support.h"
+#include "common/toy_run.h"
 #include "retain/io/safetensors.h"
 
 #include <gtest/gtest.h>
@@ -22,16 +17,8 @@
 
 namespace {
 
+using namespace retain::testing;
 namespace st = retain::safetensors;
-using retain::testing::error_of;
-using retain::testing::temp_dir;
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -84,7 +71,7 @@ std::vector<std::pair<std::string, at::Tensor>> every_dtype() {
   return t;
 }
 
-void Safetensors_EverySupportedDtypeRoundTripsBitwise() {
+TEST(Safetensors, EverySupportedDtypeRoundTripsBitwise) {
   const auto path = temp_dir("st") / "all.safetensors";
   const auto tensors = every_dtype();
   st::save(path, tensors);
@@ -103,7 +90,7 @@ void Safetensors_EverySupportedDtypeRoundTripsBitwise() {
   }
 }
 
-void Safetensors_NonContiguousAndOffsetTensorsAreStoredByValue() {
+TEST(Safetensors, NonContiguousAndOffsetTensorsAreStoredByValue) {
   const auto path = temp_dir("st") / "views.safetensors";
   auto base = at::arange(24, at::kDouble).view({4, 6});
   auto transposed = base.t();         // non-contiguous
@@ -114,7 +101,7 @@ void Safetensors_NonContiguousAndOffsetTensorsAreStoredByValue() {
   EXPECT_TRUE(file.tensor("s").equal(slice));
 }
 
-void Safetensors_MetadataRoundTrips() {
+TEST(Safetensors, MetadataRoundTrips) {
   const auto path = temp_dir("st") / "meta.safetensors";
   const std::map<std::string, std::string> meta = {
       {"format", "pt"}, {"note", "ünïcode \"quoted\" {braces}"}, {"empty", ""}};
@@ -124,7 +111,7 @@ void Safetensors_MetadataRoundTrips() {
   EXPECT_TRUE(st::File::open(path).metadata().empty());
 }
 
-void Safetensors_MisalignedDataIsCopiedCorrectly() {
+TEST(Safetensors, MisalignedDataIsCopiedCorrectly) {
   // A 1-byte-longer header puts the data block at an odd address; the reader must copy, not alias.
   const auto path = temp_dir("st") / "odd.safetensors";
   const std::string header = R"({"x":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})";
@@ -136,27 +123,27 @@ void Safetensors_MisalignedDataIsCopiedCorrectly() {
   EXPECT_EQ(x[1].item<double>(), -3.5);
 }
 
-void Safetensors_WritingToALoadedTensorNeverChangesTheFile() {
+TEST(Safetensors, WritingToALoadedTensorNeverChangesTheFile) {
   // The mapping is private (copy-on-write): a caller that modifies a tensor must not corrupt the file.
   const auto path = temp_dir("st") / "cow.safetensors";
   st::save(path, {{"x", at::arange(16, at::kFloat)}});
-  const auto before = read_bytes(path);
+  const auto before = retain::read_file(path);
   {
     const auto file = st::File::open(path);
     file.tensor("x").fill_(-1.0f);
   }
-  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(retain::read_file(path), before);
   EXPECT_TRUE(st::File::open(path).tensor("x").equal(at::arange(16, at::kFloat)));
 }
 
-void Safetensors_MissingTensorIsAnErrorNamingIt() {
+TEST(Safetensors, MissingTensorIsAnErrorNamingIt) {
   const auto path = temp_dir("st") / "one.safetensors";
   st::save(path, {{"x", at::ones({2})}});
   const auto file = st::File::open(path);
   EXPECT_FALSE(file.contains("y"));
   const auto msg = error_of([&] { file.tensor("y"); });
-  EXPECT_NE(msg.find("'y'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+  EXPECT_MSG(msg, "'y'");
+  EXPECT_MSG(msg, path.string());
 }
 
 // ---- bad input: each a retain::Error naming the file and the problem ------------------------------
@@ -169,93 +156,100 @@ struct BadFile {
 
 std::string f32_bytes(int n) { return std::string(static_cast<size_t>(4 * n), '\x01'); }
 
-void Safetensors_BadFilesAreClearErrorsNamingTheFileAndTheProblem() {
-  const std::vector<BadFile> cases = {
-      BadFile{"empty_file", "", {"too short"}},
-      BadFile{"seven_bytes", std::string(7, '\0'), {"7 bytes", "too short"}},
-      BadFile{"header_past_end",
-              craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32_bytes(1), 4096),
-              {"header length 4096", "past the end"}},
-      BadFile{"header_length_huge", craft("{}", "", ~uint64_t{0}), {"past the end"}},
-      BadFile{"truncated_data",
-              craft(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", f32_bytes(2)),
-              {"'x'", "outside the data block of 8 bytes"}},
-      BadFile{"size_mismatch",
-              craft(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", f32_bytes(4)),
-              {"'x'", "16 bytes", "needs 12"}},
-      BadFile{
-          "reversed_range", craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", f32_bytes(4)), {"'x'"}},
-      BadFile{
-          "overlap",
-          craft(
-              R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-              f32_bytes(6)),
-          {"'a'", "'b'", "overlap"}},
-      BadFile{"unsupported_dtype",
-              craft(R"({"x":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", f32_bytes(1)),
-              {"'x'", "F8_E4M3", "not supported"}},
-      BadFile{
-          "malformed_json", craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4])", f32_bytes(1)), {"header"}},
-      BadFile{"header_not_object", craft("[1, 2]", ""), {"not a JSON object"}},
-      BadFile{"negative_dimension",
-              craft(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", f32_bytes(1)),
-              {"'x'", "shape"}},
-      BadFile{"missing_offsets", craft(R"({"x":{"dtype":"F32","shape":[1]}})", f32_bytes(1)), {"'x'", "data_offsets"}},
-      BadFile{"missing_dtype", craft(R"({"x":{"shape":[1],"data_offsets":[0,4]}})", f32_bytes(1)), {"'x'", "dtype"}}};
-  const auto dir = temp_dir("st_bad");
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const auto path = dir / (std::string(c.name) + ".safetensors");
-    write_bytes(path, c.bytes);
-    const auto msg = error_of([&] { st::File::open(path); });
-    ASSERT_FALSE(msg.empty()) << "no retain::Error";
-    EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
-    for (const auto& part : c.expected)
-      EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
-  }
+void PrintTo(const BadFile& c, std::ostream* os) { *os << c.name; }
+
+class SafetensorsBadFile : public ::testing::TestWithParam<BadFile> {};
+
+TEST_P(SafetensorsBadFile, IsAClearErrorNamingTheFileAndTheProblem) {
+  const auto& c = GetParam();
+  const auto path = temp_dir("st_bad") / (std::string(c.name) + ".safetensors");
+  write_bytes(path, c.bytes);
+  const auto msg = error_of([&] { st::File::open(path); });
+  ASSERT_FALSE(msg.empty()) << "no retain::Error";
+  EXPECT_MSG(msg, path.string());
+  for (const auto& part : c.expected) EXPECT_MSG(msg, part);
 }
 
-void Safetensors_TruncatedRealFileIsAnErrorNamingTheTensorPastTheEnd() {
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SafetensorsBadFile,
+    ::testing::Values(
+        BadFile{"empty_file", "", {"too short"}},
+        BadFile{"seven_bytes", std::string(7, '\0'), {"7 bytes", "too short"}},
+        BadFile{"header_past_end",
+                craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32_bytes(1), 4096),
+                {"header length 4096", "past the end"}},
+        BadFile{"header_length_huge", craft("{}", "", ~uint64_t{0}), {"past the end"}},
+        BadFile{"truncated_data",
+                craft(R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", f32_bytes(2)),
+                {"'x'", "outside the data block of 8 bytes"}},
+        BadFile{"size_mismatch",
+                craft(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", f32_bytes(4)),
+                {"'x'", "16 bytes", "needs 12"}},
+        BadFile{"reversed_range",
+                craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", f32_bytes(4)),
+                {"'x'"}},
+        BadFile{
+            "overlap",
+            craft(
+                R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                f32_bytes(6)),
+            {"'a'", "'b'", "overlap"}},
+        BadFile{"unsupported_dtype",
+                craft(R"({"x":{"dtype":"F8_E4M3","shape":[4],"data_offsets":[0,4]}})", f32_bytes(1)),
+                {"'x'", "F8_E4M3", "not supported"}},
+        BadFile{"malformed_json",
+                craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4])", f32_bytes(1)),
+                {"header"}},
+        BadFile{"header_not_object", craft("[1, 2]", ""), {"not a JSON object"}},
+        BadFile{"negative_dimension",
+                craft(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", f32_bytes(1)),
+                {"'x'", "shape"}},
+        BadFile{
+            "missing_offsets", craft(R"({"x":{"dtype":"F32","shape":[1]}})", f32_bytes(1)), {"'x'", "data_offsets"}},
+        BadFile{"missing_dtype", craft(R"({"x":{"shape":[1],"data_offsets":[0,4]}})", f32_bytes(1)), {"'x'", "dtype"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Safetensors, TruncatedRealFileIsAnErrorNamingTheTensorPastTheEnd) {
   // A written file cut short (an interrupted download): the last tensor's range leaves the data block.
   const auto dir = temp_dir("st");
   const auto path = dir / "cut.safetensors";
   st::save(path, {{"first", at::ones({8})}, {"last", at::ones({8})}});
-  const auto bytes = read_bytes(path);
+  const auto bytes = retain::read_file(path);
   write_bytes(path, bytes.substr(0, bytes.size() - 5));
   const auto msg = error_of([&] { st::File::open(path); });
-  EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
-  EXPECT_NE(msg.find("'last'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_MSG(msg, path.string());
+  EXPECT_MSG(msg, "'last'");
+  EXPECT_MSG(msg, "truncated");
 }
 
-void Safetensors_MissingFileIsAnErrorNamingIt() {
+TEST(Safetensors, MissingFileIsAnErrorNamingIt) {
   const auto path = temp_dir("st") / "absent.safetensors";
   const auto msg = error_of([&] { st::File::open(path); });
-  EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+  EXPECT_MSG(msg, path.string());
 }
 
-void Safetensors_DtypeNamesMapBothWays() {
+TEST(Safetensors, DtypeNamesMapBothWays) {
   for (const char* name : {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"})
     EXPECT_EQ(st::dtype_name(st::dtype_from_name(name, "test")), name);
   const auto msg = error_of([] { st::dtype_from_name("F8_E5M2", "somewhere"); });
-  EXPECT_NE(msg.find("F8_E5M2"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("somewhere"), std::string::npos) << msg;
+  EXPECT_MSG(msg, "F8_E5M2");
+  EXPECT_MSG(msg, "somewhere");
 }
 
 // ---- atomic save --------------------------------------------------------------------------------
 
-void Safetensors_FailedSaveLeavesTheOldFileIntactAndNoTemporary() {
+TEST(Safetensors, FailedSaveLeavesTheOldFileIntactAndNoTemporary) {
   const auto dir = temp_dir("st_atomic");
   const auto path = dir / "model.safetensors";
   st::save(path, {{"w", at::arange(10, at::kFloat)}}, {{"format", "pt"}});
-  const auto before = read_bytes(path);
+  const auto before = retain::read_file(path);
 
   const auto msg = error_of([&] {
     st::save(path, {{"w", at::zeros({10}, at::kFloat)}, {"z", at::zeros({3}, at::kComplexFloat)}});
   });
   ASSERT_FALSE(msg.empty()) << "a complex tensor cannot be stored; save must throw";
 
-  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(retain::read_file(path), before);
   std::vector<std::string> entries;
   for (const auto& e : std::filesystem::directory_iterator(dir)) entries.push_back(e.path().filename().string());
   EXPECT_EQ(entries, std::vector<std::string>{"model.safetensors"});
@@ -268,23 +262,23 @@ TEST(Safetensors, UnstorableDtypeErrorNamesTheTensorAndTheFile) {
   const auto msg = error_of([&] {
     st::save(path, {{"w", at::zeros({10}, at::kFloat)}, {"z", at::zeros({3}, at::kComplexFloat)}});
   });
-  EXPECT_NE(msg.find("ComplexFloat"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("'z'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+  EXPECT_MSG(msg, "ComplexFloat");
+  EXPECT_MSG(msg, "'z'");
+  EXPECT_MSG(msg, path.string());
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-void Safetensors_DuplicateNamesAreRefusedWithoutTouchingTheFile() {
+TEST(Safetensors, DuplicateNamesAreRefusedWithoutTouchingTheFile) {
   const auto dir = temp_dir("st_atomic");
   const auto path = dir / "x.safetensors";
   st::save(path, {{"a", at::ones({2})}});
-  const auto before = read_bytes(path);
+  const auto before = retain::read_file(path);
   const auto msg = error_of([&] { st::save(path, {{"a", at::zeros({2})}, {"a", at::zeros({2})}}); });
-  EXPECT_NE(msg.find("'a'"), std::string::npos) << msg;
-  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_MSG(msg, "'a'");
+  EXPECT_EQ(retain::read_file(path), before);
 }
 
-void Safetensors_SaveOverwritesAtomicallyWithTheNewContents() {
+TEST(Safetensors, SaveOverwritesAtomicallyWithTheNewContents) {
   const auto dir = temp_dir("st_atomic");
   const auto path = dir / "x.safetensors";
   st::save(path, {{"a", at::ones({2})}});
@@ -295,61 +289,6 @@ void Safetensors_SaveOverwritesAtomicallyWithTheNewContents() {
   size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.is_regular_file();
   EXPECT_EQ(n, 1u);
-}
-
-TEST(Safetensors, Checks) {
-  {
-    SCOPED_TRACE("EverySupportedDtypeRoundTripsBitwise");
-    Safetensors_EverySupportedDtypeRoundTripsBitwise();
-  }
-  {
-    SCOPED_TRACE("NonContiguousAndOffsetTensorsAreStoredByValue");
-    Safetensors_NonContiguousAndOffsetTensorsAreStoredByValue();
-  }
-  {
-    SCOPED_TRACE("MetadataRoundTrips");
-    Safetensors_MetadataRoundTrips();
-  }
-  {
-    SCOPED_TRACE("MisalignedDataIsCopiedCorrectly");
-    Safetensors_MisalignedDataIsCopiedCorrectly();
-  }
-  {
-    SCOPED_TRACE("WritingToALoadedTensorNeverChangesTheFile");
-    Safetensors_WritingToALoadedTensorNeverChangesTheFile();
-  }
-  {
-    SCOPED_TRACE("MissingTensorIsAnErrorNamingIt");
-    Safetensors_MissingTensorIsAnErrorNamingIt();
-  }
-  {
-    SCOPED_TRACE("BadFilesAreClearErrorsNamingTheFileAndTheProblem");
-    Safetensors_BadFilesAreClearErrorsNamingTheFileAndTheProblem();
-  }
-  {
-    SCOPED_TRACE("TruncatedRealFileIsAnErrorNamingTheTensorPastTheEnd");
-    Safetensors_TruncatedRealFileIsAnErrorNamingTheTensorPastTheEnd();
-  }
-  {
-    SCOPED_TRACE("MissingFileIsAnErrorNamingIt");
-    Safetensors_MissingFileIsAnErrorNamingIt();
-  }
-  {
-    SCOPED_TRACE("DtypeNamesMapBothWays");
-    Safetensors_DtypeNamesMapBothWays();
-  }
-  {
-    SCOPED_TRACE("FailedSaveLeavesTheOldFileIntactAndNoTemporary");
-    Safetensors_FailedSaveLeavesTheOldFileIntactAndNoTemporary();
-  }
-  {
-    SCOPED_TRACE("DuplicateNamesAreRefusedWithoutTouchingTheFile");
-    Safetensors_DuplicateNamesAreRefusedWithoutTouchingTheFile();
-  }
-  {
-    SCOPED_TRACE("SaveOverwritesAtomicallyWithTheNewContents");
-    Safetensors_SaveOverwritesAtomicallyWithTheNewContents();
-  }
 }
 
 }  // namespace

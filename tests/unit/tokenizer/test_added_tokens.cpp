@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 using Ids = std::vector<int64_t>;
@@ -73,4 +73,4 @@ TEST(AddedTokens, DecodeSkipsOnlySpecialTokens) {
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

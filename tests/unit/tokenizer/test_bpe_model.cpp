@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 using Ids = std::vector<int64_t>;
@@ -75,15 +75,15 @@ TEST(BpeModel, CachedResultsEqualFreshResults) {
 
 TEST(BpeModel, DropoutIsRejected) {
   std::string msg = error_of([&] { make(abc_vocab(), json::array(), {{"dropout", 0.1}}); });
-  EXPECT_NE(msg.find("test.json: model.dropout"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("not supported"), std::string::npos) << msg;
+  EXPECT_MSG(msg, "test.json: model.dropout");
+  EXPECT_MSG(msg, "not supported");
   EXPECT_EQ(make(abc_vocab(), json::array(), {{"dropout", 0.0}}).encode("ab"), (Ids{0, 1}));
 }
 
 TEST(BpeModel, MergeWithUnknownTokenIsAnError) {
   std::string msg = error_of([&] { make(abc_vocab(), {"a b", "c d"}); });
-  EXPECT_NE(msg.find("model.merges[1]"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("\"d\""), std::string::npos) << msg;
+  EXPECT_MSG(msg, "model.merges[1]");
+  EXPECT_MSG(msg, "\"d\"");
 }
 
 TEST(BpeModel, UnknownModelTypeIsAnError) {
@@ -94,4 +94,4 @@ TEST(BpeModel, UnknownModelTypeIsAnError) {
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

@@ -1,7 +1,7 @@
 // BPE training: merges against a hand-worked example, the regex word split, the written
 // tokenizer.json loaded by retain's own loader (round trips, reachability, specials), determinism and
 // errors.
-#include "common/test_paths.h"
+#include "common/test_support.h"
 #include "retain/core/files.h"
 #include "retain/tokenizer/bpe_trainer.h"
 #include "retain/tokenizer/tokenizer.h"
@@ -14,8 +14,8 @@
 namespace retain {
 namespace {
 
-using testing::error_of;
-using testing::temp_dir;
+using namespace retain::testing;
+
 using Merges = std::vector<std::pair<std::string, std::string>>;
 
 BpeTrainerOptions options(int64_t vocab, int64_t min_frequency = 1) {
@@ -220,20 +220,19 @@ TEST(BpeTrainer, Deterministic) {
 }
 
 TEST(BpeTrainer, BadInputIsNamed) {
-  EXPECT_NE(error_of([] { train_bpe({}, options(300)); }).find("no words"), std::string::npos);
-  EXPECT_NE(error_of([] { train_bpe({{"ab", 1}}, options(258)); }).find("at least 259"), std::string::npos);
+  EXPECT_MSG(error_of([] { train_bpe({}, options(300)); }), "no words");
+  EXPECT_MSG(error_of([] { train_bpe({{"ab", 1}}, options(258)); }), "at least 259");
   BpeTrainerOptions twice = options(300);
   twice.special_tokens = {"<s>", "<s>"};
-  EXPECT_NE(error_of([&] { train_bpe({{"ab", 1}}, twice); }).find("given twice"), std::string::npos);
-  EXPECT_NE(error_of([] { list_text_files({"/nonexistent/corpus.txt"}); }).find("/nonexistent/corpus.txt"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { train_bpe({{"ab", 1}}, twice); }), "given twice");
+  EXPECT_MSG(error_of([] { list_text_files({"/nonexistent/corpus.txt"}); }), "/nonexistent/corpus.txt");
   const auto dir = temp_dir("bpe_bad");
   write_file_atomic(dir / "latin1.txt", std::string("line one\ncaf\xE9\n"));
   const std::string bad = error_of([&] { count_words_in_files({dir / "latin1.txt"}, 2); });
-  EXPECT_NE(bad.find("latin1.txt:2"), std::string::npos) << bad;
-  EXPECT_NE(bad.find("not valid UTF-8"), std::string::npos) << bad;
+  EXPECT_MSG(bad, "latin1.txt:2");
+  EXPECT_MSG(bad, "not valid UTF-8");
   std::filesystem::create_directories(dir / "empty");
-  EXPECT_NE(error_of([&] { list_text_files({(dir / "empty").string()}); }).find("no files"), std::string::npos);
+  EXPECT_MSG(error_of([&] { list_text_files({(dir / "empty").string()}); }), "no files");
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -50,8 +50,8 @@ TEST(Decoders, StripFuseWordPieceBpe) {
 
 TEST(Decoders, UnknownTypeIsAnError) {
   std::string msg = error_of([&] { make_decoder({{"type", "CTC"}}, "f.json", "decoder"); });
-  EXPECT_NE(msg.find("f.json: decoder: decoder type \"CTC\" is not supported"), std::string::npos) << msg;
+  EXPECT_MSG(msg, "f.json: decoder: decoder type \"CTC\" is not supported");
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 std::string normalize(const json& config, const std::string& text) {
@@ -62,9 +62,7 @@ TEST(Normalizers, StripAccentsAndNmt) {
 TEST(Normalizers, UnknownTypeNamesItAndItsPath) {
   json seq = {{"type", "Sequence"}, {"normalizers", json::array({{{"type", "NFC"}}, {{"type", "Precompiled"}}})}};
   std::string msg = error_of([&] { make_normalizer(seq, "/x/tokenizer.json", "normalizer"); });
-  EXPECT_NE(msg.find("/x/tokenizer.json: normalizer.normalizers[1]: normalizer type \"Precompiled\" is not supported"),
-            std::string::npos)
-      << msg;
+  EXPECT_MSG(msg, "/x/tokenizer.json: normalizer.normalizers[1]: normalizer type \"Precompiled\" is not supported");
 }
 
 TEST(Normalizers, StripKeepsOriginalOffsets) {
@@ -75,4 +73,4 @@ TEST(Normalizers, StripKeepsOriginalOffsets) {
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 using Ids = std::vector<int64_t>;
@@ -102,15 +102,15 @@ TEST(TokenizerPipeline, MetaspaceFirstSkipsPiecesAfterSpecialTokens) {
 TEST(TokenizerPipeline, DecodeOutOfRangeIdNamesIdAndSize) {
   auto tok = Tokenizer::from_json(byte_level_config(), "bl.json");
   std::string msg = error_of([&] { tok.decode({11, 999}); });
-  EXPECT_NE(msg.find("token id 999 is out of range (vocabulary size 14)"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { tok.decode({-1}); }).find("token id -1"), std::string::npos);
+  EXPECT_MSG(msg, "token id 999 is out of range (vocabulary size 14)");
+  EXPECT_MSG(error_of([&] { tok.decode({-1}); }), "token id -1");
 }
 
 TEST(TokenizerPipeline, InvalidUtf8InputIsAnError) {
   auto tok = Tokenizer::from_json(byte_level_config(), "bl.json");
   std::string msg = error_of([&] { tok.encode("ab\xC3"); });
-  EXPECT_NE(msg.find("not valid UTF-8"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("offset 2"), std::string::npos) << msg;
+  EXPECT_MSG(msg, "not valid UTF-8");
+  EXPECT_MSG(msg, "offset 2");
 }
 
 TEST(TokenizerPipeline, TruncatedFileNamesFileAndLine) {
@@ -122,21 +122,21 @@ TEST(TokenizerPipeline, TruncatedFileNamesFileAndLine) {
   }
   std::string msg = error_of([&] { Tokenizer::from_file(path); });
   std::filesystem::remove(path);
-  EXPECT_NE(msg.find("[tokenizer] " + path.string() + ":"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
+  EXPECT_MSG(msg, "[tokenizer] " + path.string() + ":");
+  EXPECT_MSG(msg, "malformed JSON");
 }
 
 TEST(TokenizerPipeline, UnsupportedTopLevelSettingsAreErrors) {
   json config = byte_level_config();
   config["truncation"] = {{"max_length", 8}};
-  EXPECT_NE(error_of([&] { Tokenizer::from_json(config, "t.json"); }).find("t.json: truncation:"), std::string::npos);
+  EXPECT_MSG(error_of([&] { Tokenizer::from_json(config, "t.json"); }), "t.json: truncation:");
   config = byte_level_config();
   config.erase("model");
-  EXPECT_NE(error_of([&] { Tokenizer::from_json(config, "t.json"); }).find("missing key \"model\""), std::string::npos);
+  EXPECT_MSG(error_of([&] { Tokenizer::from_json(config, "t.json"); }), "missing key \"model\"");
   config = byte_level_config();
   config["post_processor"] = {{"type", "Whisper"}};
-  EXPECT_NE(error_of([&] { Tokenizer::from_json(config, "t.json"); }).find("post_processor: post-processor type \"Whisper\""),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { Tokenizer::from_json(config, "t.json"); }),
+             "post_processor: post-processor type \"Whisper\"");
 }
 
 TEST(TokenizerPipeline, ConcurrentEncodingMatchesSequential) {
@@ -159,4 +159,4 @@ TEST(TokenizerPipeline, ConcurrentEncodingMatchesSequential) {
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

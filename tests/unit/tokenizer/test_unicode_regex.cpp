@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-namespace retain::test {
+namespace retain::testing {
 namespace {
 
 const std::string kFffd = "\xEF\xBF\xBD";
@@ -66,8 +66,8 @@ TEST(Regex, ClassesMeanWhatOnigurumaMeans) {
 
 TEST(Regex, InvalidPatternIsAnError) {
   std::string msg = error_of([] { Regex("(unclosed"); });
-  EXPECT_NE(msg.find("[tokenizer] invalid regular expression \"(unclosed\""), std::string::npos) << msg;
+  EXPECT_MSG(msg, "[tokenizer] invalid regular expression \"(unclosed\"");
 }
 
 }  // namespace
-}  // namespace retain::test
+}  // namespace retain::testing

@@ -1,7 +1,8 @@
-// Helpers for the tokenizer unit tests: tiny tokenizer.json objects whose results can be derived by
-// hand, and access to pieces as plain strings.
+// Helpers for the tokenizer unit tests (beside common/test_support.h): tiny tokenizer.json objects
+// whose results can be derived by hand, and access to pieces as plain strings.
 #pragma once
 
+#include "common/test_support.h"
 #include "retain/core/json.h"
 #include "retain/tokenizer/pre_tokenizer.h"
 #include "retain/tokenizer/tokenizer.h"
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace retain::test {
+namespace retain::testing {
 
 /// A BPE tokenizer.json with the given vocabulary (token -> id) and merges, no other component.
 inline json bpe_config(const json& vocab, const json& merges, const json& model_extra = json::object()) {
@@ -50,15 +51,4 @@ inline std::vector<std::string> pre_tokenize(const json& config, const std::stri
   return texts(pieces);
 }
 
-/// The message of the retain::Error thrown by `f`, or "" if none.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace retain::test
+}  // namespace retain::testing

@@ -13,15 +13,15 @@
 // Tolerances (float32): a sample alone and in a padded batch go through differently shaped matrix
 // products, which sum in different orders: relative differences of ~1e-7 per layer; 1e-5 bounds a
 // 2-layer model with margin while a wrong adapter (a relative change of 1e-2 or more, checked) fails.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/error.h"
 #include "retain/data/prompt.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/generation.h"
 #include "retain/model/lora.h"
 #include "retain/model/routed_lora.h"
-#include "retain/train/asr.h"
-#include "retain/train/pertask.h"
+#include "retain/train/methods/asr.h"
+#include "retain/train/methods/pertask.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
 #include "retain/train/trainer.h"
@@ -32,13 +32,8 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::make_run;
-using retain::testing::make_task;
-using retain::testing::relative_error;
-using retain::testing::temp_dir;
+using namespace retain::testing;
 
-const fs::path kModel = retain::testing::tiny_model_dir();
 constexpr double kTol = 1e-5;
 
 const std::vector<std::string> kAllLinear = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
@@ -47,7 +42,7 @@ const std::vector<std::string> kAllLinear = {"q_proj", "k_proj", "v_proj", "o_pr
 // 4, ... (different ranks exercise the zero padding), B random so that each adapter matters, and the
 // RoutedLora "asr" stacking them.
 retain::CausalLM model_with_adapters(int64_t n) {
-  auto model = retain::load_model(kModel, {at::kFloat, at::kCPU});
+  auto model = retain::load_model(kTinyModel, {at::kFloat, at::kCPU});
   auto g = at::make_generator<at::CPUGeneratorImpl>(11);
   std::vector<std::string> names;
   for (int64_t t = 0; t < n; ++t) {
@@ -183,7 +178,7 @@ TEST(RoutedLora, RoutedPrefillEqualsThePlainForwardAndRoutesOnTheRouteMask) {
 }
 
 TEST(Asr, PromptFeaturesArePooledPerPrompt) {
-  auto model = retain::load_model(kModel, {at::kFloat, at::kCPU});
+  auto model = retain::load_model(kTinyModel, {at::kFloat, at::kCPU});
   const auto features = retain::prompt_features(model, kPrompts, 1, 2);
   ASSERT_EQ(features.sizes(), at::IntArrayRef({5, 64}));
   torch::NoGradGuard no_grad;
@@ -210,10 +205,7 @@ retain::AsrSettings small_settings() {
   return s;
 }
 
-std::vector<retain::Task> two_tasks(const fs::path& root) {
-  return {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
-          retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2))};
-}
+std::vector<retain::Task> two_tasks(const fs::path& root) { return two_toy_tasks(root, 2); }
 
 // The test prompts of every task, tokenized as the evaluator does.
 std::vector<std::vector<int64_t>> all_test_prompts(const retain::RunContext& run) {
@@ -247,7 +239,7 @@ at::Tensor routed_logits(retain::CausalLM& model, const std::vector<std::vector<
 
 TEST(Asr, TrainsOneAdapterPerTaskAboveTheFeatureLayers) {
   const auto root = temp_dir("asr");
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run(two_tasks(root), at::kFloat, tok);
   retain::ASR method(small_settings());
   train_both(method, run);
@@ -282,14 +274,12 @@ TEST(Asr, TrainsOneAdapterPerTaskAboveTheFeatureLayers) {
 TEST(Asr, RunFillsRoutingAccuracyAndTheCheckpointReproducesIt) {
   const auto root = temp_dir("asr");
   const auto tasks = two_tasks(root);
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
+  auto config = toy_run_config();
   config.optim.lr = 1e-2;
-  config.eval.scoring = "rank";
   config.run.save_checkpoints = true;
   config.set("method.asr.r=4");
   config.set("method.asr.expansion_dim=256");
-  retain::run_method("asr", kModel, tasks, config, root / "out");
+  retain::run_method("asr", kTinyModel, tasks, config, root / "out");
   const auto back = retain::read_results_json(root / "out" / "asr" / "results.json");
   EXPECT_EQ(back.config["method"]["asr"]["feature_layers"].get<int64_t>(), 1);  // resolved: 2 layers / 2
   ASSERT_TRUE(back.routing_accuracy.has_value());
@@ -299,7 +289,7 @@ TEST(Asr, RunFillsRoutingAccuracyAndTheCheckpointReproducesIt) {
   EXPECT_FALSE(routing[0][1].has_value());  // not seen yet
   ASSERT_TRUE(routing[1][0].has_value() && routing[1][1].has_value());
   // Recomputed from the checkpoint after task 2, loaded into a fresh base model.
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run(tasks, at::kFloat, tok);
   auto router = retain::load_asr_checkpoint(run.model, root / "out" / "asr" / "checkpoints" / "task_2");
   for (int64_t i = 0; i < 2; ++i) {
@@ -321,7 +311,7 @@ TEST(Asr, RunFillsRoutingAccuracyAndTheCheckpointReproducesIt) {
 
 TEST(Asr, CheckpointLoadsIntoTheSameRoutedModel) {
   const auto root = temp_dir("asr");
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   for (const std::string solver : {"woodbury", "cholesky"}) {
     SCOPED_TRACE(solver);
     auto run = make_run(two_tasks(root), at::kFloat, tok);
@@ -363,7 +353,7 @@ TEST(Asr, CheckpointLoadsIntoTheSameRoutedModel) {
 
 TEST(Asr, StateRoundTripOnAFreshModel) {
   const auto root = temp_dir("asr");
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run(two_tasks(root), at::kFloat, tok);
   retain::ASR method(small_settings());
   train_both(method, run);
@@ -400,7 +390,7 @@ TEST(Asr, StateRoundTripOnAFreshModel) {
 
 TEST(Asr, GeneralBranchRoutesToTheBaseModel) {
   const auto root = temp_dir("asr");
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   const auto general = make_task(root, "chat", {"hello", "thanks"}, 2);
   auto run = make_run(two_tasks(root), at::kFloat, tok);
   auto settings = small_settings();
@@ -421,12 +411,12 @@ TEST(Asr, GeneralBranchRoutesToTheBaseModel) {
 }
 
 TEST(Asr, BadSettingsNameTheKey) {
-  auto message = retain::testing::error_of([] { retain::make_method("asr", retain::json{{"activation", "tanh"}}); });
-  EXPECT_NE(message.find("method.asr.activation"), std::string::npos) << message;
-  message = retain::testing::error_of([] { retain::method_settings("asr", retain::json{{"solver", "qr"}}); });
-  EXPECT_NE(message.find("method.asr.solver"), std::string::npos) << message;
-  message = retain::testing::error_of([] { retain::make_method("asr", retain::json{{"lamda", 1}}); });
-  EXPECT_NE(message.find("lambda"), std::string::npos) << message;
+  auto message = error_of([] { retain::make_method("asr", retain::json{{"activation", "tanh"}}); });
+  EXPECT_MSG(message, "method.asr.activation");
+  message = error_of([] { retain::method_settings("asr", retain::json{{"solver", "qr"}}); });
+  EXPECT_MSG(message, "method.asr.solver");
+  message = error_of([] { retain::make_method("asr", retain::json{{"lamda", 1}}); });
+  EXPECT_MSG(message, "lambda");
   const auto resolved = retain::method_settings("asr", nullptr);
   EXPECT_EQ(resolved["dropout"].get<double>(), 0.1);
   EXPECT_EQ(resolved["alpha"].get<double>(), 32);

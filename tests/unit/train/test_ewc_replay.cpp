@@ -3,12 +3,12 @@
 // gradient equal λ/2 Σ F (θ−θ*)² and λ F (θ−θ*) by hand; a large λ holds task-1 weights closer
 // during task 2 than λ = 0. Replay: the buffer holds each task's share, drawn from that task,
 // deterministically from the seed.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
-#include "retain/train/ewc.h"
 #include "retain/train/loss.h"
-#include "retain/train/replay.h"
+#include "retain/train/methods/ewc.h"
+#include "retain/train/methods/replay.h"
 #include "retain/train/trainer.h"
 
 #include <torch/torch.h>
@@ -19,14 +19,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::fixtures;
-using retain::testing::relative_error;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
-using retain::testing::make_run;
-using retain::testing::make_task;
+using namespace retain::testing;
 
 std::map<std::string, at::Tensor> snapshot(retain::CausalLM& model) {
   std::map<std::string, at::Tensor> out;
@@ -68,7 +61,7 @@ struct TwoTasks {
   fs::path root = temp_dir("ewc");
   retain::Task a = retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 1));
   retain::Task b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2));
-  retain::Tokenizer tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  retain::Tokenizer tok = tiny_tokenizer();
 };
 
 TEST(EWC, FisherIsTheMeanOfSquaredPerSampleGradients) {

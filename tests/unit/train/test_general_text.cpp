@@ -3,7 +3,7 @@
 // cross-entropy of a direct forward over the same ids (float64, 1e-12); row 0 equals the base
 // model's loss for every method; seqft changes it and inclora, whose adapters stay, changes it too,
 // while a method whose deployed model is the base (none trained: lr tiny) leaves it.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
 #include "retain/train/general_text.h"
@@ -14,12 +14,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::error_of;
-using retain::testing::make_task;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
+using namespace retain::testing;
 
 TEST(GeneralText, DocumentsAreReadStrictlyAndResolvedFromTheSetting) {
   const auto root = temp_dir("general_text");
@@ -29,20 +24,18 @@ TEST(GeneralText, DocumentsAreReadStrictlyAndResolvedFromTheSetting) {
   EXPECT_EQ(retain::read_general_documents(root / "docs.txt"), (std::vector<std::string>{"first line", "second line"}));
   retain::write_file_atomic(root / "bad.jsonl", "{\"text\": \"fine\"}\n{\"body\": 3}\n");
   const auto e = error_of([&] { retain::read_general_documents(root / "bad.jsonl"); });
-  EXPECT_NE(e.find("bad.jsonl:2"), std::string::npos) << e;
+  EXPECT_MSG(e, "bad.jsonl:2");
   retain::write_file_atomic(root / "empty.txt", "\n\n");
-  EXPECT_NE(error_of([&] { retain::read_general_documents(root / "empty.txt"); }).find("holds no document"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::read_general_documents(root / "empty.txt"); }), "holds no document");
   EXPECT_FALSE(retain::resolve_general_text("off", root));
   EXPECT_FALSE(retain::resolve_general_text("auto", root));  // no general_text.jsonl in root
   retain::write_file_atomic(root / "general_text.jsonl", "{\"text\": \"x\"}\n");
   EXPECT_EQ(*retain::resolve_general_text("auto", root), root / "general_text.jsonl");
-  EXPECT_NE(error_of([&] { retain::resolve_general_text((root / "missing.txt").string(), root); }).find("no such file"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::resolve_general_text((root / "missing.txt").string(), root); }), "no such file");
 }
 
 TEST(GeneralText, WindowsOverlapByOneAndStopAtTheTokenBudget) {
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   const std::vector<std::string> docs = {"the quick brown fox jumps over the lazy dog", "a second document", "third"};
   const auto all = retain::prepare_general_text(tok, docs, 2, 4, 1000);
   // The stream: each document as prefix + ids + eos.
@@ -72,8 +65,8 @@ TEST(GeneralText, WindowsOverlapByOneAndStopAtTheTokenBudget) {
 }
 
 TEST(GeneralText, LossIsTheMeanCrossEntropyOfEveryPredictedToken) {
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
-  auto model = retain::load_model(kModel, {at::kDouble, at::kCPU});
+  const auto tok = tiny_tokenizer();
+  auto model = retain::load_model(kTinyModel, {at::kDouble, at::kCPU});
   const auto text = retain::prepare_general_text(tok, {"the quick brown fox", "jumps over the lazy dog again"}, 2, 5, 100);
   double sum = 0;
   int64_t count = 0;
@@ -90,23 +83,20 @@ TEST(GeneralText, LossIsTheMeanCrossEntropyOfEveryPredictedToken) {
 
 TEST(GeneralText, EveryRowOfARunMeasuresIt) {
   const auto root = temp_dir("general_run");
-  const std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
-                                           retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2))};
+  const auto tasks = two_toy_tasks(root, 2);
   retain::write_file_atomic(root / "general.txt", "the quick brown fox jumps over the lazy dog\nanother line of text\n");
-  retain::RunConfig c;
+  auto c = toy_run_config();
   c.optim.lr = 2e-2;
-  c.optim.batch_size = 2;
-  c.eval.scoring = "rank";
   c.eval.general_text = (root / "general.txt").string();
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
-  auto base = retain::load_model(kModel);
+  const auto tok = tiny_tokenizer();
+  auto base = retain::load_model(kTinyModel);
   const auto text = retain::prepare_general_text(tok, retain::read_general_documents(root / "general.txt"),
                                                  base->config.eos_token_ids.front(),
                                                  std::min(c.run.max_length, base->config.max_position_embeddings) - 1,
                                                  c.eval.general_tokens);
   const double base_loss = retain::general_text_loss(base, text, 4);
   for (const std::string method : {"seqft", "inclora"}) {
-    const auto r = retain::run_method(method, kModel, tasks, c, root / "out");
+    const auto r = retain::run_method(method, kTinyModel, tasks, c, root / "out");
     ASSERT_TRUE(r.general_loss) << method;
     ASSERT_EQ(r.general_loss->size(), 3u);
     EXPECT_NEAR(r.general_loss->front(), base_loss, 1e-5 * base_loss) << method;
@@ -116,7 +106,7 @@ TEST(GeneralText, EveryRowOfARunMeasuresIt) {
     EXPECT_EQ(back.config["general_text"]["tokens"].get<int64_t>(), text.tokens);
   }
   c.eval.general_text = "off";
-  EXPECT_FALSE(retain::run_method("seqft", kModel, tasks, c, root / "off").general_loss);
+  EXPECT_FALSE(retain::run_method("seqft", kTinyModel, tasks, c, root / "off").general_loss);
 }
 
 }  // namespace

@@ -14,12 +14,12 @@
 //    (≤ 1 − ε of it);
 //  * state() → resume file → load_state() on a fresh model gives the same bases, logits and next A;
 //  * a two-task run through run_method writes results and PEFT adapters that load.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/core/settings.h"
 #include "retain/io/safetensors.h"
 #include "retain/model/loader.h"
-#include "retain/train/inflora.h"
+#include "retain/train/methods/inflora.h"
 #include "retain/train/registry.h"
 #include "retain/train/resume.h"
 #include "retain/train/runner.h"
@@ -33,14 +33,8 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::bitwise_equal;
-using retain::testing::make_run;
-using retain::testing::make_task;
-using retain::testing::snapshot;
-using retain::testing::temp_dir;
+using namespace retain::testing;
 
-const fs::path kModel = retain::testing::tiny_model_dir();
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
 
 double max_abs(const at::Tensor& t) { return t.numel() == 0 ? 0.0 : t.abs().max().item<double>(); }
@@ -179,7 +173,7 @@ retain::LoraConfig qv_config(int64_t r) {
 }
 
 TEST(InfLora, CapturedCovarianceIsTheMeanOfEachLayersInputOverRealTokens) {
-  auto model = retain::load_model(kModel, {at::kDouble, at::kCPU});
+  auto model = retain::load_model(kTinyModel, {at::kDouble, at::kCPU});
   EXPECT_EQ(retain::add_inflora_adapter(model, qv_config(4), "task0"), 4);
   // Three examples of different lengths; batches of 2, so the first batch is padded.
   std::vector<retain::TokenizedExample> examples = {
@@ -210,19 +204,16 @@ TEST(InfLora, CapturedCovarianceIsTheMeanOfEachLayersInputOverRealTokens) {
       const std::string name = "model.layers." + std::to_string(layer) + ".self_attn." + proj;
       ASSERT_TRUE(covs.count(name)) << name;
       // Float64; batched and single forwards differ only in summation order (~1e-16 relative).
-      EXPECT_LT(retain::testing::relative_error(covs.at(name), sums[layer] / static_cast<double>(tokens)), 1e-12)
-          << name;
+      EXPECT_LT(relative_error(covs.at(name), sums[layer] / static_cast<double>(tokens)), 1e-12) << name;
     }
-  EXPECT_NE(retain::testing::error_of([&] {
-              retain::inflora_input_covariances(model, examples, "task9", 2, at::kCPU);
-            }).find("no InfLoRA adapter named \"task9\""),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::inflora_input_covariances(model, examples, "task9", 2, at::kCPU); }),
+             "no InfLoRA adapter named \"task9\"");
 }
 
 TEST(InfLora, DownProjectionIsComputedFromTheTasksInputsInEitherSpectrum) {
   const auto root = temp_dir("inflora");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   for (const std::string spectrum : {"inputs", "covariance"}) {
     auto run = make_run({a}, at::kDouble, tok);
     retain::InfLoraSettings s;
@@ -283,7 +274,7 @@ TEST(InfLora, TwoTasksKeepTheOldAdapterAndProjectTheNewAOutOfTheOldSubspace) {
   const auto root = temp_dir("inflora");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog", "bird"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({a, b}, at::kDouble, tok);
   const auto base = base_of(run.model);
   retain::InfLoraSettings settings;
@@ -365,7 +356,7 @@ TEST(InfLora, StateRoundTripRebuildsTheMethodOnAFreshModel) {
   const auto root = temp_dir("inflora");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   retain::InfLoraSettings settings;
   settings.lora.r = 4;
   retain::OptimizerSettings s;
@@ -404,27 +395,23 @@ TEST(InfLora, StateRoundTripRebuildsTheMethodOnAFreshModel) {
 
   auto other = make_run({a, b}, at::kFloat, tok);
   retain::InfLoRA wrong(settings);
-  EXPECT_NE(retain::testing::error_of([&] { wrong.load_state(other, 2, back.method); }).find("holds 1 tasks"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { wrong.load_state(other, 2, back.method); }), "holds 1 tasks");
 }
 
 TEST(InfLora, RunsTwoTasksThroughTheRunnerAndSavesAdaptersAndBases) {
   const auto root = temp_dir("inflora");
-  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
-                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
+  auto tasks = two_toy_tasks(root, 1);
+  auto config = toy_run_config();
   config.run.save_checkpoints = true;
   config.set("method.inflora.r=4");
-  const auto results = retain::run_method("inflora", kModel, tasks, config, root / "out");
+  const auto results = retain::run_method("inflora", kTinyModel, tasks, config, root / "out");
   const auto back = retain::read_results_json(root / "out" / "inflora" / "results.json");
   EXPECT_EQ(back.matrix.scores.size(), 3u);
   EXPECT_EQ(back.config["method"]["inflora"]["threshold_start"], 0.95);
   // Only B trains: (q out 64 + v out 32) × r 4 × 2 layers.
   EXPECT_EQ(back.trainable_params, (64 + 32) * 4 * 2);
   const auto last = root / "out" / "inflora" / "checkpoints" / "task_2";
-  auto model = retain::load_model(kModel);
+  auto model = retain::load_model(kTinyModel);
   EXPECT_EQ(retain::load_peft_adapter(model, last / "task0", "a"), 4);
   EXPECT_EQ(retain::load_peft_adapter(model, last / "task1", "b"), 4);
   const auto bases = retain::safetensors::File::open(last / "inflora.safetensors");
@@ -441,15 +428,13 @@ TEST(InfLora, SettingsAreReadAndValidated) {
   EXPECT_EQ(resolved["threshold_start"], 0.95);
   EXPECT_EQ(resolved["threshold_end"], 1.0);
   EXPECT_EQ(resolved["spectrum"], "inputs");
-  auto error = [](const retain::json& j) {
-    return retain::testing::error_of([&] { retain::make_method("inflora", j); });
-  };
-  EXPECT_NE(error({{"threshold_end", 0.9}}).find("method.inflora.threshold_end"), std::string::npos);
-  EXPECT_NE(error({{"threshold_start", 0.0}}).find("threshold_start"), std::string::npos);
-  EXPECT_NE(error({{"spectrum", "svd"}}).find("\"svd\""), std::string::npos);
-  EXPECT_NE(error({{"samples", -1}}).find("samples"), std::string::npos);
-  EXPECT_NE(error({{"r", 0}}).find("method.inflora.r"), std::string::npos);
-  EXPECT_NE(error({{"treshold_start", 0.9}}).find("threshold_start"), std::string::npos);
+  auto error = [](const retain::json& j) { return error_of([&] { retain::make_method("inflora", j); }); };
+  EXPECT_MSG(error({{"threshold_end", 0.9}}), "method.inflora.threshold_end");
+  EXPECT_MSG(error({{"threshold_start", 0.0}}), "threshold_start");
+  EXPECT_MSG(error({{"spectrum", "svd"}}), "\"svd\"");
+  EXPECT_MSG(error({{"samples", -1}}), "samples");
+  EXPECT_MSG(error({{"r", 0}}), "method.inflora.r");
+  EXPECT_MSG(error({{"treshold_start", 0.9}}), "threshold_start");
   EXPECT_EQ(error({{"r", 4}, {"spectrum", "covariance"}, {"samples", 0}}), "");
 }
 

@@ -1,14 +1,16 @@
 // LwF: the distillation term equals its formula, vanishes when teacher and student agree, and is
 // absent during the first task.
-#include "common/test_support.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
-#include "retain/train/lwf.h"
+#include "retain/train/methods/lwf.h"
 #include "retain/train/registry.h"
 
 #include <gtest/gtest.h>
 
 namespace {
+
+using namespace retain::testing;
 
 TEST(LwF, DistillationEqualsTheKlFormulaOnRealTokens) {
   // Oracle: KL(p‖q) = Σ p (log p − log q) with p, q the tempered softmaxes, written out per token in
@@ -35,7 +37,7 @@ TEST(LwF, TeacherOnlyFromTheSecondTaskAndFrozen) {
   auto* lwf = dynamic_cast<retain::LwF*>(method.get());
   ASSERT_NE(lwf, nullptr);
   retain::RunContext run;
-  run.model = retain::load_model(retain::testing::fixtures() / "models" / "llama_gqa");
+  run.model = retain::load_model(fixtures() / "models" / "llama_gqa");
   run.tasks.resize(2);
   run.train_data.resize(2);
   retain::TaskContext first{run, 0}, second{run, 1};
@@ -55,9 +57,7 @@ TEST(LwF, TeacherOnlyFromTheSecondTaskAndFrozen) {
     student[0].second.add_(1.0);
   }
   EXPECT_FALSE(at::equal(teacher[0].second, student[0].second));
-  EXPECT_NE(retain::testing::error_of([] { retain::make_method("lwf", retain::json{{"temperature", 0}}); })
-                .find("temperature"),
-            std::string::npos);
+  EXPECT_MSG(error_of([] { retain::make_method("lwf", retain::json{{"temperature", 0}}); }), "temperature");
 }
 
 }  // namespace

@@ -7,13 +7,13 @@
 //  * pertask: select_task(i) enables adapter i alone; logits under select_task(0) after both tasks
 //    equal those right after task 0 bitwise; task 1's adapter equals one trained from the bare base;
 //  * bad settings are errors naming the key.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 #include "retain/core/settings.h"
 #include "retain/model/loader.h"
-#include "retain/train/olora.h"
-#include "retain/train/pertask.h"
+#include "retain/train/methods/olora.h"
+#include "retain/train/methods/pertask.h"
 #include "retain/train/trainer.h"
 
 #include <gtest/gtest.h>
@@ -22,16 +22,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::fixtures;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
-using retain::testing::make_run;
-using retain::testing::make_task;
-
-using retain::testing::bitwise_equal;
-using retain::testing::snapshot;
+using namespace retain::testing;
 
 std::shared_ptr<retain::LoraAdapterImpl> lora(retain::AdaptedLinear& linear, int64_t task) {
   return std::dynamic_pointer_cast<retain::LoraAdapterImpl>(linear->adapter(retain::IncLoRA::adapter_name(task)));
@@ -66,7 +57,7 @@ double orthogonality_by_loops(retain::CausalLM& model, int64_t t, bool squared) 
 
 // Three adapters of different ranks (so a transposed product would not even have the right shape).
 retain::CausalLM model_with_three_adapters() {
-  auto model = retain::load_model(kModel, {at::kDouble, at::kCPU});
+  auto model = retain::load_model(kTinyModel, {at::kDouble, at::kCPU});
   const int64_t ranks[] = {2, 3, 4};
   for (int64_t t = 0; t < 3; ++t) {
     retain::LoraConfig c;
@@ -116,7 +107,7 @@ TEST(OLoRA, OrthogonalityGradientReachesOnlyTheCurrentA) {
       auto ai = lora(linear, i)->lora_A.detach();
       want += at::matmul(at::sign(at::matmul(ai, now->lora_A.detach().t())).t(), ai);
     }
-    EXPECT_LT(retain::testing::relative_error(now->lora_A.grad(), want), 1e-12) << name;
+    EXPECT_LT(relative_error(now->lora_A.grad(), want), 1e-12) << name;
   }
   EXPECT_EQ(layers, 4);  // q and v of 2 layers
 }
@@ -132,7 +123,7 @@ OLoraOutcome train_two_tasks_with_olora(double lambda1) {
   const auto root = temp_dir("olora");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({a, b}, at::kFloat, tok);
   retain::OLoraSettings settings;
   settings.lora.r = 4;
@@ -183,7 +174,7 @@ TEST(OLoRA, TrainingKeepsTask0AndLargeLambdaShrinksTheOverlap) {
 TEST(OLoRA, L2TermIsTheSumOfTheCurrentAdapterNorms) {
   const auto root = temp_dir("olora");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 1));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({a}, at::kDouble, tok);
   retain::OLoraSettings settings;
   settings.lora.r = 4;
@@ -204,8 +195,8 @@ TEST(OLoRA, BadSettingsAreClearErrors) {
     retain::OLoRA method(s);
     FAIL() << "expected an error";
   } catch (const retain::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("orthogonal_loss"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("frobenius"), std::string::npos) << e.what();
+    EXPECT_MSG(e.what(), "orthogonal_loss");
+    EXPECT_MSG(e.what(), "frobenius");
   }
   retain::OLoraSettings negative;
   negative.lambda1 = -1;
@@ -246,7 +237,7 @@ TEST(PerTask, EachTaskHasItsOwnAdapterTrainedFromTheBase) {
   const auto root = temp_dir("pertask");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   retain::LoraSettings lora;
   lora.r = 4;
   retain::OptimizerSettings s;

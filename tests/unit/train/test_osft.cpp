@@ -4,14 +4,14 @@
 // subspace of the task's start, taken from a float64 SVD here (and seqft's change is not, so the
 // check can fail); layer importance equals cosines computed here from the model's modules; frozen
 // rank 0 is seqft bit for bit; the rank rules equal their closed forms.
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
-#include "retain/train/baselines.h"
-#include "retain/train/osft.h"
+#include "retain/train/methods/baselines.h"
+#include "retain/train/methods/osft.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
 #include "retain/train/trainer.h"
-#include "train_test_util.h"
 
 #include <torch/torch.h>
 
@@ -21,13 +21,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::OsftProjection;
-using retain::testing::make_run;
-using retain::testing::make_task;
-using retain::testing::temp_dir;
+using namespace retain::testing;
 
-const fs::path kModel = retain::testing::tiny_model_dir();
+using retain::OsftProjection;
 
 // ‖a − b‖ / ‖scale‖: an error relative to the input's size (the expected value may be zero).
 double error_vs(const at::Tensor& a, const at::Tensor& b, const at::Tensor& scale) {
@@ -142,7 +138,7 @@ struct TwoTasks {
   fs::path root = temp_dir("osft");
   retain::Task a = retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 2));
   retain::Task b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 3));
-  retain::Tokenizer tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  retain::Tokenizer tok = tiny_tokenizer();
 };
 
 std::map<std::string, at::Tensor> weights(retain::CausalLM& model) {
@@ -205,7 +201,7 @@ TEST(OSFT, UpdatesStayOrthogonalToTheFrozenSubspaceThroughAdamWAndWeightDecay) {
       auto run = make_run({f.a, f.b}, at::kFloat, f.tok);
       retain::OsftSettings s;
       s.projection = projection;
-      s.rank_rule = rule;
+      s.rank_rule = *retain::settings::value_named<retain::RankRule>(rule);
       s.ratio = 0.8;  // k = 51 of 64: complements on both sides, from the full U for gate/up (96 × 64)
       retain::OSFT method(s);
       const auto mode = retain::parse_osft_projection(projection);
@@ -234,7 +230,7 @@ TEST(OSFT, BfloatBasesProjectFloatParametersThroughTheScratchBuffer) {
   TwoTasks f;
   auto run = make_run({f.a}, at::kFloat, f.tok);
   retain::OsftSettings s;
-  s.rank_rule = "fixed";
+  s.rank_rule = retain::RankRule::Fixed;
   s.basis_dtype = "bfloat16";
   retain::OSFT method(s);
   retain::TaskContext ctx{run, 0};
@@ -253,7 +249,7 @@ TEST(OSFT, SeqftUpdatesDoReachIntoTheFrozenSubspace) {
   TwoTasks f;
   auto run = make_run({f.a, f.b}, at::kFloat, f.tok);
   retain::OsftSettings s;
-  s.rank_rule = "fixed";  // half of every rank frozen: no matrix is fully frozen
+  s.rank_rule = retain::RankRule::Fixed;  // half of every rank frozen: no matrix is fully frozen
   retain::OSFT probe(s);
   retain::TaskContext ctx{run, 0};
   probe.on_task_start(ctx);
@@ -272,7 +268,7 @@ TEST(OSFT, FrozenRankZeroIsSeqftBitForBit) {
   auto a = make_run({f.a, f.b}, at::kFloat, f.tok);
   auto b = make_run({f.a, f.b}, at::kFloat, f.tok);
   retain::OsftSettings s;
-  s.rank_rule = "fixed";
+  s.rank_rule = retain::RankRule::Fixed;
   s.ratio = 0;
   retain::OSFT osft(s);
   retain::SeqFT seqft;
@@ -299,7 +295,7 @@ TEST(OSFT, RanksFollowTheRuleForEveryTargetMatrix) {
   ASSERT_EQ(min_dim.size(), 14u);
 
   retain::OsftSettings s;
-  s.rank_rule = "fixed";
+  s.rank_rule = retain::RankRule::Fixed;
   s.ratio = 0.5;
   retain::OSFT fixed(s);
   retain::TaskContext first{run, 0}, last{run, 2};
@@ -307,7 +303,7 @@ TEST(OSFT, RanksFollowTheRuleForEveryTargetMatrix) {
   EXPECT_EQ(fixed.ranks().size(), 14u);
   for (const auto& [name, k] : fixed.ranks()) EXPECT_EQ(k, min_dim.at(name) / 2) << name;
 
-  s.rank_rule = "progressive";
+  s.rank_rule = retain::RankRule::Progressive;
   retain::OSFT progressive(s);
   progressive.on_task_start(last);  // task 3 of 3 freezes 2/3
   for (const auto& [name, k] : progressive.ranks()) EXPECT_EQ(k, 2 * min_dim.at(name) / 3) << name;
@@ -426,7 +422,7 @@ TEST(OSFT, NonTargetParametersTrainOrStayFrozen) {
     retain::OsftSettings s;
     s.non_target = mode;
     s.targets = {"q_proj", "down_proj"};
-    s.rank_rule = "fixed";
+    s.rank_rule = retain::RankRule::Fixed;
     retain::OSFT method(s);
     retain::TaskContext ctx{run, 0};
     const auto before = weights(run.model);
@@ -471,14 +467,11 @@ TEST(OSFT, StateRoundTripReproducesTheNextTaskBitForBit) {
 
 TEST(OSFT, CheckpointsHoldTheRanksUnderHuggingFaceTensorNames) {
   const auto root = temp_dir("osft_runner");
-  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
-                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
+  auto tasks = two_toy_tasks(root, 1);
+  auto config = toy_run_config();
   config.run.save_checkpoints = true;
   config.set("method.osft.rank_rule=progressive");
-  retain::run_method("osft", kModel, tasks, config, root / "out");
+  retain::run_method("osft", kTinyModel, tasks, config, root / "out");
   for (int k = 1; k <= 2; ++k) {
     const auto dir = root / "out" / "osft" / "checkpoints" / ("task_" + std::to_string(k));
     auto model = retain::load_model(dir);  // a full model folder: strict loading of every tensor
@@ -496,16 +489,14 @@ TEST(OSFT, CheckpointsHoldTheRanksUnderHuggingFaceTensorNames) {
 }
 
 TEST(OSFT, SettingsAreValidatedWithTheKeyNamed) {
-  auto error = [](const retain::json& settings) {
-    return retain::testing::error_of([&] { retain::make_method("osft", settings); });
-  };
-  EXPECT_NE(error({{"rank_rule", "adaptive"}}).find("method.osft.rank_rule"), std::string::npos);
-  EXPECT_NE(error({{"projection", "loose"}}).find("method.osft.projection"), std::string::npos);
-  EXPECT_NE(error({{"non_target", "drop"}}).find("method.osft.non_target"), std::string::npos);
-  EXPECT_NE(error({{"trr", 1.5}}).find("method.osft.trr"), std::string::npos);
-  EXPECT_NE(error({{"basis_dtype", "half"}}).find("method.osft.basis_dtype"), std::string::npos);
-  EXPECT_NE(error({{"importance_scope", "x"}}).find("method.osft.importance_scope"), std::string::npos);
-  EXPECT_NE(error({{"targets", retain::json::array()}}).find("method.osft.targets"), std::string::npos);
+  auto error = [](const retain::json& settings) { return error_of([&] { retain::make_method("osft", settings); }); };
+  EXPECT_MSG(error({{"rank_rule", "adaptive"}}), "method.osft.rank_rule");
+  EXPECT_MSG(error({{"projection", "loose"}}), "method.osft.projection");
+  EXPECT_MSG(error({{"non_target", "drop"}}), "method.osft.non_target");
+  EXPECT_MSG(error({{"trr", 1.5}}), "method.osft.trr");
+  EXPECT_MSG(error({{"basis_dtype", "half"}}), "method.osft.basis_dtype");
+  EXPECT_MSG(error({{"importance_scope", "x"}}), "method.osft.importance_scope");
+  EXPECT_MSG(error({{"targets", retain::json::array()}}), "method.osft.targets");
   const auto resolved = retain::method_settings("osft", nullptr);
   EXPECT_EQ(resolved["projection"], "strict");
   EXPECT_EQ(resolved["rank_rule"], "importance");
@@ -516,7 +507,7 @@ TEST(OSFT, SettingsAreValidatedWithTheKeyNamed) {
   s.targets = {"no_such_proj"};
   retain::OSFT method(s);
   retain::TaskContext ctx{run, 0};
-  EXPECT_NE(retain::testing::error_of([&] { method.on_task_start(ctx); }).find("no_such_proj"), std::string::npos);
+  EXPECT_MSG(error_of([&] { method.on_task_start(ctx); }), "no_such_proj");
 }
 
 }  // namespace

@@ -1,19 +1,28 @@
-// retain pretrain: packing and splitting invariants, the schedule, SHA-256 against FIPS 180-4
-// vectors, parallel tokenization against serial, and end to end on a tiny model (the loss of a
-// memorisable corpus falls, resume is bitwise, the folder loads and runs).
-#include "common/test_paths.h"
+// retain pretrain: packing and splitting invariants, the window order (random_permutation per
+// epoch), the window loss against a hand-computed cross-entropy, the schedule it uses, SHA-256
+// against FIPS 180-4 vectors, parallel tokenization against serial, the observers, and end to end
+// on a tiny model (the loss of a memorisable corpus falls, resume is bitwise, the folder loads and
+// runs).
+#include "common/test_support.h"
 #include "retain/core/files.h"
+#include "retain/core/random.h"
 #include "retain/core/sha256.h"
 #include "retain/model/loader.h"
 #include "retain/tokenizer/bpe_trainer.h"
 #include "retain/train/pretrain.h"
+#include "retain/train/pretrain_corpus.h"
+#include "retain/train/pretrain_windows.h"
+#include "retain/train/resume.h"
+#include "retain/train/schedule.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
 
 namespace retain {
 namespace {
@@ -86,14 +95,71 @@ TEST(Pretrain, PackingKeepsEveryTokenOnceWithBosAndEosAroundDocuments) {
   EXPECT_NE(batch_windows(0, B, n, 11), batch_windows(0, B, n, 12));
 }
 
+// Pretraining's schedule is the shared one (train/schedule.h) with a floor: transformers' warm-up
+// from 0 (step / warmup; it was (step + 1) / warmup before pretraining shared it), then the cosine
+// from the peak to peak · min_ratio.
 TEST(Pretrain, LearningRateWarmsUpThenFollowsTheCosineToTheFloor) {
-  EXPECT_DOUBLE_EQ(pretrain_lr(0, 100, 10, 1.0, 0.1), 0.1);
-  EXPECT_DOUBLE_EQ(pretrain_lr(9, 100, 10, 1.0, 0.1), 1.0);
-  EXPECT_DOUBLE_EQ(pretrain_lr(10, 100, 10, 1.0, 0.1), 1.0);
-  EXPECT_NEAR(pretrain_lr(55, 100, 10, 1.0, 0.1), 0.55, 1e-12);  // half way: the mean of peak and floor
-  EXPECT_NEAR(pretrain_lr(100, 100, 10, 1.0, 0.1), 0.1, 1e-12);
-  for (int64_t s = 11; s < 100; ++s)
-    EXPECT_LE(pretrain_lr(s, 100, 10, 1.0, 0.1), pretrain_lr(s - 1, 100, 10, 1.0, 0.1));
+  auto lr = [](int64_t step) { return learning_rate_at(Schedule::Cosine, 1.0, step, 100, 10, 0.1); };
+  EXPECT_DOUBLE_EQ(lr(0), 0.0);
+  EXPECT_DOUBLE_EQ(lr(9), 0.9);
+  EXPECT_DOUBLE_EQ(lr(10), 1.0);
+  EXPECT_NEAR(lr(55), 0.55, 1e-12);  // half way: the mean of peak and floor
+  EXPECT_NEAR(lr(100), 0.1, 1e-12);
+  for (int64_t s = 11; s < 100; ++s) EXPECT_LE(lr(s), lr(s - 1));
+}
+
+// The order of an epoch is random_permutation(windows, seeded_rng({seed, epoch})), and a step takes
+// the next batch_size windows of the concatenated epochs (a batch may straddle two epochs).
+TEST(Pretrain, WindowOrderIsOneRandomPermutationPerEpoch) {
+  const int64_t windows = 7, B = 3;
+  std::vector<int64_t> concatenated;
+  for (uint64_t epoch = 0; epoch < 3; ++epoch) {
+    auto rng = seeded_rng({11, epoch});
+    const auto order = random_permutation(windows, rng);
+    concatenated.insert(concatenated.end(), order.begin(), order.end());
+  }
+  for (int64_t step = 0; step < 7; ++step) {  // 21 windows: three whole epochs
+    const std::vector<int64_t> expected(concatenated.begin() + step * B, concatenated.begin() + (step + 1) * B);
+    EXPECT_EQ(batch_windows(step, B, windows, 11), expected) << "step " << step;
+  }
+}
+
+// Oracle: −log softmax of the model's own logits at each target, summed in float64 by hand.
+TEST(Pretrain, WindowLossIsTheNextTokenCrossEntropyOfEveryInputPosition) {
+  torch::manual_seed(5);
+  ModelConfig config = ModelConfig::from_json({{"model_type", "llama"},
+                                               {"vocab_size", 17},
+                                               {"hidden_size", 16},
+                                               {"intermediate_size", 32},
+                                               {"num_hidden_layers", 1},
+                                               {"num_attention_heads", 2},
+                                               {"num_key_value_heads", 1},
+                                               {"max_position_embeddings", 8},
+                                               {"rms_norm_eps", 1e-5},
+                                               {"tie_word_embeddings", true}},
+                                              "test");
+  CausalLM model(config);
+  init_weights(model, 5);
+  std::vector<int32_t> stream(40);
+  for (size_t i = 0; i < stream.size(); ++i) stream[i] = static_cast<int32_t>((i * 7 + i / 3) % 17);
+  const int64_t T = 8;  // the model's whole context: the window's T + 1st token is only a target
+  const at::Tensor windows = gather_windows(stream, {3, 0}, T);
+  ASSERT_EQ(windows.sizes(), (std::vector<int64_t>{2, T + 1}));
+  EXPECT_EQ(windows[0][0].item<int64_t>(), stream[3 * T]);
+  EXPECT_EQ(windows[0][T].item<int64_t>(), stream[4 * T]);
+  const LossSum loss = window_loss(model, windows, at::kCPU, false);
+  EXPECT_EQ(loss.tokens, 2 * T);
+  torch::NoGradGuard no_grad;
+  ForwardInput input;
+  input.input_ids = windows.narrow(1, 0, T);
+  const at::Tensor log_p = at::log_softmax(model->forward(input).to(at::kDouble), -1);
+  double expected = 0;
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t t = 0; t < T; ++t) expected -= log_p[b][t][windows[b][t + 1].item<int64_t>()].item<double>();
+  // float32 logits and sums of 16 terms of about ln 17: 1e-5 relative is ~50 float32 roundings.
+  EXPECT_NEAR(loss.sum.item<double>(), expected, 1e-5 * expected);
+  EXPECT_NEAR(heldout_loss(model, stream, T, 1, 2, at::kCPU, false) * 2 * T,
+              window_loss(model, gather_windows(stream, {0, 1}, T), at::kCPU, false).sum.item<double>(), 1e-4);
 }
 
 TEST(Pretrain, Sha256MatchesTheStandardVectors) {
@@ -104,7 +170,8 @@ TEST(Pretrain, Sha256MatchesTheStandardVectors) {
   write_file_atomic(dir / "million", std::string(1000000, 'a'));
   EXPECT_EQ(retain::sha256_file(dir / "empty"), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(retain::sha256_file(dir / "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(retain::sha256_file(dir / "two_blocks"), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(retain::sha256_file(dir / "two_blocks"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(retain::sha256_file(dir / "million"), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
@@ -167,7 +234,6 @@ PretrainOptions tiny_options(const TinySetup& t, const fs::path& out) {
   o.eval_fraction = 0.1;
   o.eval_every = 20;
   o.checkpoint_every = 0;
-  o.log_every = 1000;
   o.threads = 2;
   return o;
 }
@@ -259,7 +325,99 @@ TEST(Pretrain, ResumeGivesBitwiseTheWeightsOfAnUninterruptedRun) {
   // Changing a setting that shapes training is refused, naming it.
   auto changed = resumed;
   changed.lr = 5e-3;
-  EXPECT_NE(error_of([&] { pretrain(changed); }).find("other settings"), std::string::npos);
+  EXPECT_MSG(error_of([&] { pretrain(changed); }), "other settings");
+}
+
+// Observers get every step (the trainer's StepInfo) and every evaluation; the metrics file, an
+// observer too, holds the same values; the printer's lines are means of what it was given.
+struct Recorder : PretrainObserver {
+  std::vector<std::pair<int64_t, int64_t>> starts;
+  std::vector<StepInfo> steps;
+  std::vector<PretrainEvaluation> evaluations;
+  std::vector<std::string> notes;
+  void on_start(int64_t done, int64_t total) override { starts.emplace_back(done, total); }
+  void on_step(const StepInfo& s) override { steps.push_back(s); }
+  void on_evaluation(const PretrainEvaluation& e) override { evaluations.push_back(e); }
+  void on_note(const std::string& line) override { notes.push_back(line); }
+};
+
+TEST(Pretrain, ObserversSeeEveryStepAndEvaluationAsTheMetricsFileRecordsThem) {
+  const auto t = make_tiny("pretrain_observe");
+  auto o = tiny_options(t, t.dir / "out");
+  o.steps = 12;
+  o.eval_every = 5;
+  Recorder seen;
+  std::ostringstream printed;
+  PretrainProgressPrinter printer(printed, 4);
+  pretrain(o, {&seen, &printer});
+  const int64_t train_windows = read_json_file(t.dir / "out" / "pretrain.json")["data"]["train_windows"].get<int64_t>();
+
+  EXPECT_EQ(seen.starts, (std::vector<std::pair<int64_t, int64_t>>{{0, 12}}));
+  ASSERT_EQ(seen.steps.size(), 12u);
+  for (int64_t i = 0; i < 12; ++i) {
+    const StepInfo& s = seen.steps[static_cast<size_t>(i)];
+    EXPECT_EQ(s.step, i);
+    EXPECT_EQ(s.total_steps, 12);
+    EXPECT_EQ(s.tokens, o.batch_size * o.seq_len);
+    EXPECT_EQ(s.epoch, i * o.batch_size / train_windows);
+    EXPECT_EQ(s.lr, learning_rate_at(Schedule::Cosine, o.lr, i, 12, 5, o.min_lr_ratio)) << "step " << i;
+    EXPECT_TRUE(std::isfinite(s.loss) && s.grad_norm > 0);
+  }
+  ASSERT_EQ(seen.evaluations.size(), 3u);  // after steps 5, 10 and the last
+  const std::vector<int64_t> eval_steps = {5, 10, 12};
+  int64_t from = 0;
+  for (size_t k = 0; k < 3; ++k) {
+    const auto& e = seen.evaluations[k];
+    EXPECT_EQ(e.step, eval_steps[k]);
+    EXPECT_TRUE(std::isfinite(e.eval_loss));
+    double sum = 0;
+    for (int64_t i = from; i < e.step; ++i) sum += seen.steps[static_cast<size_t>(i)].loss;
+    EXPECT_DOUBLE_EQ(e.train_loss, sum / static_cast<double>(e.step - from));
+    from = e.step;
+  }
+  EXPECT_FALSE(seen.notes.empty());  // the tokenization line
+
+  std::vector<double> losses, eval_losses;
+  for_each_jsonl(t.dir / "out" / "metrics.jsonl", [&](size_t, const json& r) {
+    if (r.contains("loss")) losses.push_back(r["loss"].get<double>());
+    if (r.contains("eval_loss")) eval_losses.push_back(r["eval_loss"].get<double>());
+  });
+  ASSERT_EQ(losses.size(), 12u);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(losses[i], seen.steps[i].loss);  // JSON keeps doubles exactly
+  ASSERT_EQ(eval_losses.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) EXPECT_EQ(eval_losses[k], seen.evaluations[k].eval_loss);
+
+  // Progress lines after steps 4, 8 and 12, each the mean loss of the last 4 steps.
+  const std::string text = printed.str();
+  for (int64_t done : {4, 8, 12}) {
+    double sum = 0;
+    for (int64_t i = done - 4; i < done; ++i) sum += seen.steps[static_cast<size_t>(i)].loss;
+    const std::string line = fmt::format("step {:>6}/12  loss {:.4f}", done, sum / 4);
+    EXPECT_MSG(text, line) << line << " in\n" << text;
+  }
+  EXPECT_NO_MSG(text, "step      3/12  loss");
+  EXPECT_MSG(text, fmt::format("step     10/12  held-out loss {:.4f}", seen.evaluations[1].eval_loss));
+  EXPECT_MSG(text, "retain pretrain: " + seen.notes.front());
+}
+
+TEST(Pretrain, ACheckpointOfTheFormerFormatIsRefusedNamingTheWayOut) {
+  const auto t = make_tiny("pretrain_old_checkpoint");
+  auto o = tiny_options(t, t.dir / "out");
+  o.steps = 4;
+  o.warmup = 1;
+  o.eval_every = 0;
+  o.checkpoint_every = 2;
+  pretrain(o);
+  const fs::path file = t.dir / "out" / "checkpoint" / "state.safetensors";
+  ResumePoint point = read_resume_point(file);
+  EXPECT_EQ(point.progress["format"], "retain-pretrain-2");
+  point.progress["format"] = "retain-pretrain-1";  // its window order and optimizer state names differ
+  write_resume_point(file, point);
+  auto resumed = o;
+  resumed.resume = true;
+  const std::string e = error_of([&] { pretrain(resumed); });
+  EXPECT_MSG(e, "retain-pretrain-1");
+  EXPECT_MSG(e, "--overwrite");
 }
 
 TEST(Pretrain, BadInputIsNamed) {
@@ -270,28 +428,27 @@ TEST(Pretrain, BadInputIsNamed) {
   auto long_seq = o;
   long_seq.seq_len = 128;
   const std::string e = error_of([&] { pretrain(long_seq); });
-  EXPECT_NE(e.find("max_position_embeddings"), std::string::npos) << e;
+  EXPECT_MSG(e, "max_position_embeddings");
   auto small_vocab = o;
   json config = read_json_file(t.config);
   config["vocab_size"] = 100;
   write_file_atomic(t.dir / "small.json", config.dump());
   small_vocab.config = t.dir / "small.json";
-  EXPECT_NE(error_of([&] { pretrain(small_vocab); }).find("smaller than the tokenizer's vocabulary"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { pretrain(small_vocab); }), "smaller than the tokenizer's vocabulary");
   auto bad_bos = o;
   bad_bos.bos_token = "<bos>";
-  EXPECT_NE(error_of([&] { pretrain(bad_bos); }).find("\"<bos>\""), std::string::npos);
+  EXPECT_MSG(error_of([&] { pretrain(bad_bos); }), "\"<bos>\"");
   fs::create_directories(t.dir / "latin1");
   fs::create_directories(t.dir / "busy");
   write_file_atomic(t.dir / "latin1" / "x.txt", std::string("ok\ncaf\xE9\n"));
   auto latin1 = o;
   latin1.text = {(t.dir / "latin1").string()};
-  EXPECT_NE(error_of([&] { pretrain(latin1); }).find("x.txt:2"), std::string::npos);
+  EXPECT_MSG(error_of([&] { pretrain(latin1); }), "x.txt:2");
   // An occupied folder is not trained over without --resume or --overwrite.
   write_file_atomic(t.dir / "busy" / "keep.txt", "mine");
   auto busy = o;
   busy.out = t.dir / "busy";
-  EXPECT_NE(error_of([&] { pretrain(busy); }).find("--resume"), std::string::npos);
+  EXPECT_MSG(error_of([&] { pretrain(busy); }), "--resume");
   EXPECT_EQ(read_file(t.dir / "busy" / "keep.txt"), "mine");
 }
 

@@ -3,23 +3,18 @@
 // the tiny fixture model, so the two differ only by summation order (1e-10 relative); the answers,
 // argmax of the scores, must then be identical. Also through a routed model (ASR), where every
 // candidate row must take its prompt's route.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/data/prompt.h"
-#include "retain/train/asr.h"
 #include "retain/train/evaluator.h"
 #include "retain/train/loss.h"
+#include "retain/train/methods/asr.h"
 #include "retain/train/runner.h"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::make_run;
-using retain::testing::make_task;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
+using namespace retain::testing;
 
 // The scores as the evaluator computed them before batching: one candidate at a time.
 at::Tensor one_by_one(retain::CausalLM& model, const retain::Tokenizer& tok, const retain::Task& task,
@@ -55,14 +50,14 @@ retain::Task labelled_task(const fs::path& root) {
 TEST(RankScoring, BatchedScoresEqualOneForwardPerCandidate) {
   const auto root = temp_dir("rank");
   const auto task = labelled_task(root);
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({task}, at::kDouble, tok);
   const auto reference = one_by_one(run.model, tok, task, task.test, run.tokenize);
   for (int64_t batch : {1, 2, 5, 16}) {
     SCOPED_TRACE(batch);
     const auto scores = retain::rank_label_scores(run.model, tok, task, task.test, run.tokenize, batch);
     ASSERT_EQ(scores.sizes(), reference.sizes());
-    EXPECT_LT(retain::testing::relative_error(scores, reference), 1e-10);
+    EXPECT_LT(relative_error(scores, reference), 1e-10);
     EXPECT_TRUE(at::equal(scores.argmax(1), reference.argmax(1)));
   }
   // The answers the evaluator gives are the argmax, the first label on ties.
@@ -78,9 +73,8 @@ TEST(RankScoring, BatchedScoresEqualOneForwardPerCandidate) {
 TEST(RankScoring, ARoutedModelRoutesEveryCandidateOnItsPrompt) {
   // ASR after two tasks: batched rows of several examples (each its own route) score as alone.
   const auto root = temp_dir("rank_routed");
-  const std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
-                                           retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2))};
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tasks = two_toy_tasks(root, 2);
+  const auto tok = tiny_tokenizer();
   auto run = make_run(tasks, at::kDouble, tok);
   retain::AsrSettings a;
   a.expansion_dim = 64;
@@ -100,7 +94,7 @@ TEST(RankScoring, ARoutedModelRoutesEveryCandidateOnItsPrompt) {
   for (const auto& task : tasks) {
     const auto reference = one_by_one(run.model, tok, task, mixed, run.tokenize);
     const auto scores = retain::rank_label_scores(run.model, tok, task, mixed, run.tokenize, 4);
-    EXPECT_LT(retain::testing::relative_error(scores, reference), 1e-10) << task.name;
+    EXPECT_LT(relative_error(scores, reference), 1e-10) << task.name;
   }
 }
 

@@ -2,7 +2,7 @@
 // same steps bit for bit on the CPU), and an uninterrupted run: a run interrupted mid-task or between
 // tasks and then resumed must leave bitwise the same checkpoints, the same accuracy matrix and the
 // same loss curve, for every registered method.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/train/adamw.h"
 #include "retain/train/registry.h"
@@ -17,11 +17,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::make_task;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
+using namespace retain::testing;
 
 TEST(AdamW, TakesTheSameStepsAsTorchAdamWBitForBit) {
   torch::manual_seed(3);
@@ -111,17 +107,15 @@ TEST_P(Resume, InterruptedRunsReachTheUninterruptedResultsBitwise) {
   std::vector<retain::Task> tasks = {
       retain::load_task(make_task(root, "colors", {"red", "blue", "green", "gold"}, 2)),
       retain::load_task(make_task(root, "animals", {"cat", "dog", "cow", "pig"}, 2))};
-  retain::RunConfig config;
+  auto config = toy_run_config();
   config.optim.lr = 1e-2;
-  config.optim.batch_size = 2;
   config.optim.weight_decay = 0.01;
-  config.eval.scoring = "rank";
   config.run.max_length = 64;
   config.run.save_checkpoints = true;
   config.run.checkpoint_every_steps = 2;
   config.run.checkpoint_every_minutes = 0;
   if (method == "asr") config.set("method.asr.expansion_dim=256");  // E = 10000 holds an 800 MB R
-  const auto whole = retain::run_method(method, kModel, tasks, config, root / "whole");
+  const auto whole = retain::run_method(method, kTinyModel, tasks, config, root / "whole");
   EXPECT_FALSE(fs::exists(root / "whole" / method / "resume"));  // removed once results.json exists
 
   // Interrupted at global steps 7 (task 2, after its step point at 2 steps: a mid-task resume) and 3
@@ -132,16 +126,17 @@ TEST_P(Resume, InterruptedRunsReachTheUninterruptedResultsBitwise) {
     int steps = 0;
     bool resume = false;
     for (int kill : kills) {
-      EXPECT_THROW(retain::run_method(method, kModel, tasks, config, out,
-                                      [&](const retain::Task&, const retain::StepInfo&) {
-                                        if (++steps == kill) throw Interrupted();
-                                      },
-                                      resume),
+      EXPECT_THROW(retain::run_method(
+                       method, kTinyModel, tasks, config, out,
+                       [&](const retain::Task&, const retain::StepInfo&) {
+                         if (++steps == kill) throw Interrupted();
+                       },
+                       resume),
                    Interrupted);
       EXPECT_TRUE(fs::exists(out / method / "resume" / "task.safetensors"));
       resume = true;
     }
-    const auto resumed = retain::run_method(method, kModel, tasks, config, out, {}, /*resume=*/true);
+    const auto resumed = retain::run_method(method, kTinyModel, tasks, config, out, {}, /*resume=*/true);
     EXPECT_EQ(resumed.matrix.scores, whole.matrix.scores);
     EXPECT_EQ(resumed.trainable_params, whole.trainable_params);
     EXPECT_EQ(loss_curve(out / method / "metrics.jsonl"), loss_curve(root / "whole" / method / "metrics.jsonl"));
@@ -160,12 +155,9 @@ INSTANTIATE_TEST_SUITE_P(EveryMethod, Resume, ::testing::ValuesIn(retain::method
 
 TEST(ResumeErrors, ADifferentConfigOrACorruptPointIsRefused) {
   const auto root = temp_dir("resume");
-  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
-                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2))};
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
-  EXPECT_THROW(retain::run_method("seqft", kModel, tasks, config, root / "out",
+  auto tasks = two_toy_tasks(root, 2);
+  auto config = toy_run_config();
+  EXPECT_THROW(retain::run_method("seqft", kTinyModel, tasks, config, root / "out",
                                   [&](const retain::Task&, const retain::StepInfo& i) {
                                     if (i.task_index == 1) throw Interrupted();
                                   }),
@@ -174,13 +166,14 @@ TEST(ResumeErrors, ADifferentConfigOrACorruptPointIsRefused) {
   ASSERT_TRUE(fs::exists(point));
   auto other = config;
   other.optim.lr = 5e-3;
-  const auto message = retain::testing::error_of([&] { retain::run_method("seqft", kModel, tasks, other, root / "out", {}, true); });
-  EXPECT_NE(message.find("different configuration"), std::string::npos) << message;
+  const auto message = error_of([&] { retain::run_method("seqft", kTinyModel, tasks, other, root / "out", {}, true); });
+  EXPECT_MSG(message, "different configuration");
   // A truncated point is an error naming the file, and is not overwritten by the failed attempt.
   const std::string bytes = retain::read_file(point);
   retain::write_file_atomic(point, bytes.substr(0, bytes.size() / 2));
-  const auto truncated = retain::testing::error_of([&] { retain::run_method("seqft", kModel, tasks, config, root / "out", {}, true); });
-  EXPECT_NE(truncated.find("task.safetensors"), std::string::npos) << truncated;
+  const auto truncated =
+      error_of([&] { retain::run_method("seqft", kTinyModel, tasks, config, root / "out", {}, true); });
+  EXPECT_MSG(truncated, "task.safetensors");
   EXPECT_EQ(retain::read_file(point).size(), bytes.size() / 2);
 }
 

@@ -10,7 +10,7 @@
 // about (√N + √E)² / λ + 1 < 10 and every solve loses at most a few digits of float64's 1e-16; 1e-9
 // leaves five orders of magnitude of headroom while any algebraic slip (a missing term, the gain taken
 // from the old R) shows up at 1e-2 or worse.
-#include "common/test_support.h"
+#include "common/toy_run.h"
 #include "retain/core/error.h"
 #include "retain/train/rls_router.h"
 
@@ -20,7 +20,7 @@
 
 namespace {
 
-using retain::testing::relative_error;
+using namespace retain::testing;
 
 constexpr int64_t kDim = 48;
 constexpr double kLambda = 100;
@@ -165,12 +165,12 @@ TEST(RlsRouter, ExpansionIsSeededNormalAndActivated) {
 TEST(RlsRouter, BadInputNamesWhatIsWrong) {
   auto router = make_router(4);
   router.add_class();
-  auto message = retain::testing::error_of([&] { router.absorb(at::zeros({3, kDim + 1}, at::kDouble), at::zeros({3, 1})); });
-  EXPECT_NE(message.find("X must be (N, 48)"), std::string::npos) << message;
-  message = retain::testing::error_of([&] { router.absorb_class(at::zeros({3, kDim}, at::kDouble), 1); });
-  EXPECT_NE(message.find("label 1"), std::string::npos) << message;
-  message = retain::testing::error_of([] { retain::parse_rls_solver("qr"); });
-  EXPECT_NE(message.find("woodbury"), std::string::npos) << message;
+  auto message = error_of([&] { router.absorb(at::zeros({3, kDim + 1}, at::kDouble), at::zeros({3, 1})); });
+  EXPECT_MSG(message, "X must be (N, 48)");
+  message = error_of([&] { router.absorb_class(at::zeros({3, kDim}, at::kDouble), 1); });
+  EXPECT_MSG(message, "label 1");
+  message = error_of([] { retain::parse_rls_solver("qr"); });
+  EXPECT_MSG(message, "woodbury");
 }
 
 }  // namespace

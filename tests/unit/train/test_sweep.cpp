@@ -2,7 +2,7 @@
 // choice is the argmax of the candidates' dev AA, recomputed here from their own files, and the
 // method's results are that candidate's test results unchanged; dev splits are carved from train
 // without overlap; a plan's steps and learning rates are those the trainer logs for the same run.
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/train/plan.h"
 #include "retain/train/sweep.h"
@@ -14,25 +14,19 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::error_of;
-using retain::testing::make_task;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
+using namespace retain::testing;
 
 TEST(Sweep, SpecsAreParsedStrictly) {
   const auto s = retain::SweepSpec::parse("optim.lr=1e-4, 3e-4,1e-3");
   EXPECT_EQ(s.key, "lr");
   EXPECT_EQ(s.values, (std::vector<std::string>{"1e-4", "3e-4", "1e-3"}));
   EXPECT_EQ(s.to_string(), "optim.lr=1e-4,3e-4,1e-3");
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("optim.lrr=1,2"); }).find("did you mean \"lr\""), std::string::npos);
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("method.osft.ratio=0.1,0.2"); }).find("only [optim] keys"),
-            std::string::npos);
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4"); }).find("at least two values"), std::string::npos);
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4,1e-4"); }).find("given twice"), std::string::npos);
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("optim.max_steps=10,ten"); }).find("wrong type"), std::string::npos);
-  EXPECT_NE(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4,,2"); }).find("empty value"), std::string::npos);
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("optim.lrr=1,2"); }), "did you mean \"lr\"");
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("method.osft.ratio=0.1,0.2"); }), "only [optim] keys");
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4"); }), "at least two values");
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4,1e-4"); }), "given twice");
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("optim.max_steps=10,ten"); }), "wrong type");
+  EXPECT_MSG(error_of([] { retain::SweepSpec::parse("optim.lr=1e-4,,2"); }), "empty value");
 }
 
 TEST(Sweep, DevSplitsAreTheTasksOwnOrASeededShareOfTrain) {
@@ -48,7 +42,7 @@ TEST(Sweep, DevSplitsAreTheTasksOwnOrASeededShareOfTrain) {
   EXPECT_EQ(out[1].dev.size(), 1u);
   EXPECT_EQ(out[1].train.size(), 20u);
   EXPECT_EQ(how[1], "dev split (1 of its 1 inputs also in test)");  // the toy dev reuses a test input
-  EXPECT_NE(how[0].find("0.25 of train"), std::string::npos);
+  EXPECT_MSG(how[0], "0.25 of train");
   EXPECT_EQ(out[0].test.size(), a.test.size());  // test untouched
   auto c = a;
   c.dev = {{"a dev-only input", "red"}};
@@ -72,7 +66,7 @@ TEST(Sweep, ChoosesTheBestDevAAAndReportsThatCandidatesTestResults) {
   c.set("method.seqlora.lr=5e-2");  // the sweep's value overrides the method's own
   const auto spec = retain::SweepSpec::parse("optim.lr=1e-6,3e-2");
   retain::MethodRunOptions options;
-  const auto chosen = retain::sweep_method("seqlora", kModel, tasks, how, c, spec, root / "out", options);
+  const auto chosen = retain::sweep_method("seqlora", kTinyModel, tasks, how, c, spec, root / "out", options);
   ASSERT_TRUE(chosen.sweep);
   const auto& s = *chosen.sweep;
   ASSERT_EQ(s["dev_aa"].size(), 2u);
@@ -93,24 +87,21 @@ TEST(Sweep, ChoosesTheBestDevAAAndReportsThatCandidatesTestResults) {
             retain::read_file(root / "out" / "seqlora" / "sweep" / (best ? "1-3e-2" : "0-1e-6") / "seqlora" / "metrics.jsonl"));
   // With --resume, finished candidates are read back, not trained again.
   options.resume = true;
-  const auto again = retain::sweep_method("seqlora", kModel, tasks, how, c, spec, root / "out", options);
+  const auto again = retain::sweep_method("seqlora", kTinyModel, tasks, how, c, spec, root / "out", options);
   EXPECT_EQ(again.seconds, chosen.seconds);
 }
 
 TEST(Plan, StepsAndLearningRatesAreThoseTheRunTrainsWith) {
   const auto root = temp_dir("plan");
-  const std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 3)),
-                                           retain::load_task(make_task(root, "animals", {"cat", "dog"}, 3))};
-  retain::RunConfig c;
-  c.optim.batch_size = 2;
+  const auto tasks = two_toy_tasks(root, 3);
+  auto c = toy_run_config();
   c.optim.max_steps = 5;
   c.optim.warmup_ratio = 0.2;
-  c.eval.scoring = "rank";
   c.set("method.seqlora.lr=1e-2");
-  const auto plan = retain::write_training_plan("seqlora", kModel, tasks, c, root / "plan");
+  const auto plan = retain::write_training_plan("seqlora", kTinyModel, tasks, c, root / "plan");
   EXPECT_TRUE(fs::exists(root / "plan" / "plan.json"));
   EXPECT_TRUE(fs::exists(root / "plan" / "initial" / "adapter" / "adapter_model.safetensors"));
-  retain::run_method("seqlora", kModel, tasks, c, root / "out");
+  retain::run_method("seqlora", kTinyModel, tasks, c, root / "out");
   std::ifstream in(root / "out" / "seqlora" / "metrics.jsonl");
   std::string line;
   std::vector<double> logged;
@@ -124,8 +115,7 @@ TEST(Plan, StepsAndLearningRatesAreThoseTheRunTrainsWith) {
   }
   EXPECT_EQ(planned, logged);
   EXPECT_EQ(plan["optim"]["lr"].get<double>(), 1e-2);
-  EXPECT_NE(error_of([&] { retain::write_training_plan("replay", kModel, tasks, c, root / "p2"); }).find("replay"),
-            std::string::npos);
+  EXPECT_MSG(error_of([&] { retain::write_training_plan("replay", kTinyModel, tasks, c, root / "p2"); }), "replay");
 }
 
 }  // namespace

@@ -2,10 +2,10 @@
 // small hand-made tasks. Oracles: invariants of the loop (gradient accumulation equals one large
 // batch; the loss falls on a memorisable task) and each method's defining property (inclora leaves
 // earlier adapters and the base bitwise unchanged; mtl trains on the union of the tasks seen).
-#include "train_test_util.h"
+#include "common/toy_run.h"
 #include "retain/core/files.h"
 #include "retain/model/loader.h"
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
 
@@ -13,17 +13,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using retain::testing::fixtures;
-using retain::testing::temp_dir;
-
-const fs::path kModel = retain::testing::tiny_model_dir();
-using retain::testing::make_run;
-using retain::testing::make_task;
-
-// A classification task whose answer is a word of the input: learnable by a tiny random model.
-using retain::testing::bitwise_equal;
-using retain::testing::snapshot;
+using namespace retain::testing;
 
 TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
   // One optimizer step over the same 4 examples: batch 4, or 2 micro-batches of 2. Every example's
@@ -31,7 +21,7 @@ TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
   // reassociation (1e-12 relative after one AdamW step from identical states).
   const auto root = temp_dir("trainer");
   const auto task = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   std::vector<at::Tensor> after[2];
   for (int variant = 0; variant < 2; ++variant) {
     auto run = make_run({task}, at::kDouble, tok);
@@ -48,14 +38,14 @@ TEST(Trainer, GradientAccumulationEqualsOneLargeBatch) {
     for (auto& [name, p] : run.model->base_parameters()) after[variant].push_back(p.detach().clone());
   }
   double worst = 0;
-  for (size_t i = 0; i < after[0].size(); ++i) worst = std::max(worst, retain::testing::relative_error(after[1][i], after[0][i]));
+  for (size_t i = 0; i < after[0].size(); ++i) worst = std::max(worst, relative_error(after[1][i], after[0][i]));
   EXPECT_LT(worst, 1e-12);
 }
 
 TEST(Trainer, SeqFTLossFallsOnAMemorisableTask) {
   const auto root = temp_dir("trainer");
   const auto task = retain::load_task(make_task(root, "colors", {"red", "blue", "green"}, 4));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({task}, at::kFloat, tok);
   retain::TaskContext ctx{run, 0};
   retain::SeqFT method;
@@ -73,7 +63,7 @@ TEST(Trainer, IncLoRALeavesEarlierAdaptersAndTheBaseBitwiseUnchanged) {
   const auto root = temp_dir("trainer");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({a, b}, at::kFloat, tok);
   auto method = retain::make_method("inclora", retain::json{{"r", 4}});
   retain::OptimizerSettings s;
@@ -103,7 +93,7 @@ TEST(Trainer, MultiTaskTrainsOnEveryTaskSeenFromTheBase) {
   const auto root = temp_dir("trainer");
   const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
   const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog", "cow"}, 1));
-  const auto tok = retain::Tokenizer::from_file(kModel / "tokenizer.json");
+  const auto tok = tiny_tokenizer();
   auto run = make_run({a, b}, at::kFloat, tok);
   retain::MultiTask method;
   method.on_run_start(run);
@@ -117,14 +107,12 @@ TEST(Runner, ThreeTasksThroughSeqftInclLoraAndMtlWriteResults) {
   std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),
                                      retain::load_task(make_task(root, "animals", {"cat", "dog"}, 2)),
                                      retain::load_task(make_task(root, "fruit", {"apple", "pear"}, 2))};
-  retain::RunConfig config;
+  auto config = toy_run_config();
   config.optim.lr = 1e-2;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
   config.run.max_length = 64;
   config.set("method.inclora.r=4");
   for (const std::string method : {"seqft", "inclora", "mtl"}) {
-    const auto results = retain::run_method(method, kModel, tasks, config, root / "out");
+    const auto results = retain::run_method(method, kTinyModel, tasks, config, root / "out");
     EXPECT_EQ(results.matrix.scores.size(), 4u);
     const auto back = retain::read_results_json(root / "out" / method / "results.json");
     EXPECT_EQ(back.matrix.tasks, (std::vector<std::string>{"colors", "animals", "fruit"}));
@@ -140,51 +128,46 @@ TEST(Runner, ThreeTasksThroughSeqftInclLoraAndMtlWriteResults) {
 
 TEST(Runner, CheckpointsHoldAModelFolderOrPeftAdaptersThatLoad) {
   const auto root = temp_dir("runner");
-  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
-                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
+  auto tasks = two_toy_tasks(root, 1);
+  auto config = toy_run_config();
   config.run.save_checkpoints = true;
   config.set("method.inclora.r=4");
-  const auto seqft = retain::run_method("seqft", kModel, tasks, config, root / "out");
+  const auto seqft = retain::run_method("seqft", kTinyModel, tasks, config, root / "out");
   for (int k = 1; k <= 2; ++k) {
     const auto dir = root / "out" / "seqft" / "checkpoints" / ("task_" + std::to_string(k));
     auto model = retain::load_model(dir);  // strict: every tensor present, none left over
     EXPECT_TRUE(fs::exists(dir / "tokenizer.json"));
   }
-  retain::run_method("inclora", kModel, tasks, config, root / "out");
+  retain::run_method("inclora", kTinyModel, tasks, config, root / "out");
   const auto last = root / "out" / "inclora" / "checkpoints" / "task_2";
   EXPECT_FALSE(fs::exists(last / "model.safetensors"));  // the base never changes: adapters only
-  auto model = retain::load_model(kModel);
+  auto model = retain::load_model(kTinyModel);
   EXPECT_GT(retain::load_peft_adapter(model, last / "task0", "a"), 0);
   EXPECT_GT(retain::load_peft_adapter(model, last / "task1", "b"), 0);
   EXPECT_FALSE(fs::exists(root / "out" / "inclora" / "checkpoints" / "task_1" / "task1"));
 }
 
-TEST(Runner, EveryRegisteredMethodRunsTwoTasks) {
+class RegisteredMethod : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RegisteredMethod, RunsTwoTasks) {
+  const std::string name = GetParam();
   const auto root = temp_dir("runner");
-  std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 1)),
-                                     retain::load_task(make_task(root, "animals", {"cat", "dog"}, 1))};
-  retain::RunConfig config;
-  config.optim.batch_size = 2;
-  config.eval.scoring = "rank";
+  auto tasks = two_toy_tasks(root, 1);
+  auto config = toy_run_config();
   config.set("method.asr.expansion_dim=256");  // the default E = 10000 holds an 800 MB router
-  for (const auto& name : retain::method_names()) {
-    SCOPED_TRACE(name);
-    const auto results = retain::run_method(name, kModel, tasks, config, root / "out");
-    const auto back = retain::read_results_json(root / "out" / name / "results.json");
-    EXPECT_EQ(back.matrix.scores.size(), 3u);
-    EXPECT_EQ(back.config["oracle"].get<bool>(), name == "pertask");
-    EXPECT_GT(back.trainable_params, 0);
-  }
+  const auto results = retain::run_method(name, kTinyModel, tasks, config, root / "out");
+  const auto back = retain::read_results_json(root / "out" / name / "results.json");
+  EXPECT_EQ(back.matrix.scores.size(), 3u);
+  EXPECT_EQ(back.config["oracle"].get<bool>(), name == "pertask");
+  EXPECT_GT(back.trainable_params, 0);
 }
 
+INSTANTIATE_TEST_SUITE_P(EveryMethod, RegisteredMethod, ::testing::ValuesIn(retain::method_names()),
+                         [](const auto& info) { return info.param; });
+
 TEST(Registry, UnknownMethodsAndSettingsSuggestTheClosestName) {
-  EXPECT_NE(retain::testing::error_of([] { retain::make_method("incl0ra", nullptr); }).find("did you mean \"inclora\""),
-            std::string::npos);
-  EXPECT_NE(retain::testing::error_of([] { retain::make_method("inclora", retain::json{{"rank", 4}}); }).find("method.inclora"),
-            std::string::npos);
+  EXPECT_MSG(error_of([] { retain::make_method("incl0ra", nullptr); }), "did you mean \"inclora\"");
+  EXPECT_MSG(error_of([] { retain::make_method("inclora", retain::json{{"rank", 4}}); }), "method.inclora");
 }
 
 }  // namespace

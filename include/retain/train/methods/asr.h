@@ -1,4 +1,4 @@
-// retain/train/asr.h — ASR: Analytic Subspace Routing (Any-SSR, Tong et al., arXiv 2503.13575,
+// retain/train/methods/asr.h — ASR: Analytic Subspace Routing (Any-SSR, Tong et al., arXiv 2503.13575,
 // ICCV 2025). methods.md §2; decisions in docs/methods/asr.md.
 //
 // Each task gets its own LoRA (q_proj, v_proj of the layers ≥ L_f only; r 8, α 32, dropout 0.1),
@@ -24,7 +24,8 @@
 #pragma once
 
 #include "retain/model/routed_lora.h"
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
+#include "retain/train/prompt_features.h"  // resolve_feature_layers, prompt_features: the router's features
 #include "retain/train/rls_router.h"
 
 #include <filesystem>
@@ -69,18 +70,6 @@ struct AsrSettings {
   /// Throws naming the bad key (`where`.key).
   void validate(const std::string& where = "method.asr") const;
 };
-
-/// L_f for a model of `n_layers` layers: min(feature_layers, n_layers / 2).
-int64_t resolve_feature_layers(int64_t feature_layers, int64_t n_layers);
-
-/// Router features of hidden states (B, T, d) after L_f layers: the model's final norm, then the mean
-/// over the tokens where mask (B, T) is 1. (B, d) float32.
-at::Tensor pooled_features(CausalLM& model, const at::Tensor& hidden, const at::Tensor& mask);
-
-/// pooled_features of each prompt (token ids) after the first `layers` layers, batched by
-/// `batch_size`; (N, d) float32 on the model's device. No gradient.
-at::Tensor prompt_features(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t layers,
-                           int64_t batch_size);
 
 /// The whole router: expansion Φ, the RLS ridge router and the names of its columns.
 struct AsrRouter {

@@ -1,4 +1,4 @@
-// retain/train/baselines.h — the baselines every comparison includes (methods.md §1).
+// retain/train/methods/baselines.h — the baselines every comparison includes (methods.md §1).
 //
 //   seqft    full fine-tuning, task after task
 //   seqlora  one LoRA, trained task after task
@@ -31,10 +31,13 @@ struct LoraSettings {
     v("use_rslora", use_rslora, "scale by α / √r");
   }
   LoraConfig to_lora_config() const;
+  /// Throws naming the bad key (`where`.key).
+  void validate(const std::string& where) const;
 };
 
 class SeqFT : public Method {
  public:
+  explicit SeqFT(NoMethodSettings = {}) {}
   std::string name() const override { return "seqft"; }
   bool updates_base() const override { return true; }
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
@@ -71,6 +74,7 @@ class IncLoRA : public Method {
 
 class MultiTask : public Method {
  public:
+  explicit MultiTask(NoMethodSettings = {}) {}
   std::string name() const override { return "mtl"; }
   bool updates_base() const override { return true; }
   void on_run_start(RunContext& run) override;

@@ -1,4 +1,4 @@
-// retain/train/ewc.h — Elastic Weight Consolidation on full fine-tuning (methods.md §1, `ewc`).
+// retain/train/methods/ewc.h — Elastic Weight Consolidation on full fine-tuning (methods.md §1, `ewc`).
 //
 // Training task t adds to the answer-token loss the penalty
 //
@@ -24,7 +24,7 @@
 // The penalty is computed in that precision.
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 #include <map>
 #include <string>
@@ -43,7 +43,7 @@ struct EwcSettings {
     v("fisher_accumulate", fisher_accumulate, "sum | mean: how the Fisher of each task joins the earlier ones");
   }
   /// Throws for a negative λ, fisher_samples < 1 or an unknown fisher_accumulate.
-  void validate() const;
+  void validate(const std::string& where = "method.ewc") const;
 };
 
 /// Diagonal empirical Fisher of `examples` at the model's current weights: for every base parameter,

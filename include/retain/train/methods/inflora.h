@@ -1,4 +1,4 @@
-// retain/train/inflora.h — InfLoRA (Liang & Li, CVPR 2024, "InfLoRA: Interference-Free Low-Rank
+// retain/train/methods/inflora.h — InfLoRA (Liang & Li, CVPR 2024, "InfLoRA: Interference-Free Low-Rank
 // Adaptation for Continual Learning"; reference code liangyanshuo/InfLoRA, methods/inflora.py).
 // methods.md §1, `inflora`.
 //
@@ -58,7 +58,7 @@
 // once: 32 × 128 MiB for a 7B Llama); the bases stay in CPU memory (at most in × in float64 each).
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 #include <map>
 #include <string>

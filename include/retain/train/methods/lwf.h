@@ -1,4 +1,4 @@
-// retain/train/lwf.h — Learning without Forgetting on full fine-tuning (methods.md §1, `lwf`).
+// retain/train/methods/lwf.h — Learning without Forgetting on full fine-tuning (methods.md §1, `lwf`).
 //
 // Before task t > 1 the current model is copied and frozen (the teacher). While training task t the
 // loss gains
@@ -11,7 +11,7 @@
 // Defaults: λ = 1, T = 2. No term during the first task.
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 namespace retain {
 

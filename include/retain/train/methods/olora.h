@@ -1,4 +1,4 @@
-// retain/train/olora.h — O-LoRA (Wang et al. 2023, "Orthogonal Subspace Learning for Language Model
+// retain/train/methods/olora.h — O-LoRA (Wang et al. 2023, "Orthogonal Subspace Learning for Language Model
 // Continual Learning"; reference code cmnfriend/O-LoRA, src/uie_trainer_lora.py). methods.md §1.
 //
 // As inclora — a new LoRA per task, earlier ones frozen and kept summed in the forward — plus, while
@@ -12,7 +12,7 @@
 // summed. Defaults as the paper: r 8, α 32, q and v, λ1 0.5, λ2 0.
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 namespace retain {
 

@@ -1,4 +1,4 @@
-// retain/train/osft.h — OSFT, "Sculpting Subspaces: Constrained Full Fine-Tuning in LLMs for
+// retain/train/methods/osft.h — OSFT, "Sculpting Subspaces: Constrained Full Fine-Tuning in LLMs for
 // Continual Learning" (Nayak et al., arXiv 2504.07097, ICLR 2026), methods.md §3.
 //
 // Full fine-tuning in which every target matrix W (m × n) may change only outside the singular
@@ -40,8 +40,9 @@
 // .weight"): frozen rank used while training the task}.
 #pragma once
 
+#include "retain/core/settings.h"
 #include "retain/train/method.h"
-#include "retain/train/osft_projection.h"
+#include "retain/train/methods/osft_projection.h"
 
 #include <map>
 #include <string>
@@ -49,8 +50,23 @@
 
 namespace retain {
 
+/// How many top singular directions of each matrix a task freezes (methods.md §3).
+enum class RankRule { Importance, Fixed, Progressive };
+
+}  // namespace retain
+
+namespace retain::settings {
+template <>
+struct EnumNames<RankRule> {
+  static constexpr std::pair<const char*, RankRule> values[] = {
+      {"importance", RankRule::Importance}, {"fixed", RankRule::Fixed}, {"progressive", RankRule::Progressive}};
+};
+}  // namespace retain::settings
+
+namespace retain {
+
 struct OsftSettings {
-  std::string rank_rule = "importance";
+  RankRule rank_rule = RankRule::Importance;
   double mrr = 0.1;
   double trr = 0.8;
   double ratio = 0.5;

@@ -1,4 +1,4 @@
-// retain/train/osft_projection.h — the linear algebra of OSFT (methods.md §3) as free functions:
+// retain/train/methods/osft_projection.h — the linear algebra of OSFT (methods.md §3) as free functions:
 // projections onto the complement of a frozen singular subspace, and the frozen-rank rules.
 //
 // Notation: W (m × n, out × in) = U Σ Vᵀ with singular values descending; the first k directions

@@ -1,9 +1,9 @@
-// retain/train/pertask.h — PerTaskFT, the *oracle* baseline (methods.md §1): a separate LoRA per
+// retain/train/methods/pertask.h — PerTaskFT, the *oracle* baseline (methods.md §1): a separate LoRA per
 // task, each trained from the base model alone (every other adapter disabled while task t trains),
 // and at test time the adapter of the true task id.
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 namespace retain {
 

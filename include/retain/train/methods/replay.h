@@ -1,4 +1,4 @@
-// retain/train/replay.h — experience replay on full fine-tuning (methods.md §1, `replay`).
+// retain/train/methods/replay.h — experience replay on full fine-tuning (methods.md §1, `replay`).
 //
 // SeqFT plus a buffer of earlier tasks' tokenized training examples. Task t trains on its own train
 // split followed by the whole buffer (the loop's seeded shuffling mixes them into batches); only
@@ -17,7 +17,7 @@
 // Entries are stored per task in the order of their index in the split.
 #pragma once
 
-#include "retain/train/baselines.h"
+#include "retain/train/methods/baselines.h"
 
 namespace retain {
 
@@ -31,7 +31,7 @@ struct ReplaySettings {
     v("capacity", capacity, "most examples in the buffer over all tasks (0: no limit)");
   }
   /// Throws for share outside [0, 1] or a negative capacity.
-  void validate() const;
+  void validate(const std::string& where = "method.replay") const;
 };
 
 class Replay : public SeqFT {

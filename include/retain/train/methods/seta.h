@@ -1,4 +1,4 @@
-// retain/train/seta.h — SETA: a mixture of sparse experts for task-agnostic continual learning
+// retain/train/methods/seta.h — SETA: a mixture of sparse experts for task-agnostic continual learning
 // ("Split-on-Share", arXiv 2601.17616; adaptive anchoring and routing-aware regularisation from
 // arXiv 2606.07500). methods.md §4; every decision, its alternatives and the options in
 // docs/methods/seta.md.
@@ -46,6 +46,8 @@
 
 #include "retain/model/sparse_expert.h"
 #include "retain/train/method.h"
+#include "retain/train/methods/seta_gate.h"
+#include "retain/train/methods/seta_selection.h"
 
 #include <cstdint>
 #include <memory>
@@ -109,96 +111,6 @@ struct SetaSettings {
   /// Throws naming the bad key (`where`.key).
   void validate(const std::string& where = "method.seta") const;
 };
-
-/// Entries kept of a matrix of n: round(ρ n), clamped to [1, n].
-int64_t top_count(int64_t n, double rho);
-/// Flat indices (int64, ascending) of the k largest entries of `scores` (ties: the lower index
-/// first; NaN counts as −∞).
-at::Tensor select_top_k(const at::Tensor& scores, int64_t k);
-/// select_top_k(scores, top_count(scores.numel(), rho)).
-at::Tensor select_top_fraction(const at::Tensor& scores, double rho);
-
-/// One existing expert of a matrix as split_on_share sees it.
-struct ExpertEntries {
-  uint64_t owners = 0;  // bit s: task s
-  bool unique = false;  // a unique expert (never changes) or a shared one (its entries may move)
-  at::Tensor indices;   // sorted flat indices, int64
-};
-
-/// How the selected entries M_t of one matrix split (all tensors int64 on the CPU).
-struct SplitPlan {
-  at::Tensor unique;  // entries nobody owned: task t's unique expert
-  struct Shared {
-    uint64_t owners = 0;  // K ∪ {t}
-    at::Tensor indices;   // sorted
-    at::Tensor source;    // per entry: the existing shared expert its value moves from, or −1 (new, 0)
-    at::Tensor position;  // per entry: its position in that expert (−1 for new values)
-  };
-  std::vector<Shared> shared;    // ascending owner sets
-  std::vector<at::Tensor> keep;  // per existing expert: bool mask of the entries that stay (all for unique)
-};
-
-/// Split-on-share of the selected entries `selected` (sorted, distinct) of task `task` against the
-/// matrix's existing experts (see the file comment).
-SplitPlan split_on_share(const at::Tensor& selected, const std::vector<ExpertEntries>& existing, int64_t task);
-
-/// "mean": Ω / mean(Ω) (all ones when the mean is 0) | "max": Ω / max(Ω) (same) | "none". float32.
-at::Tensor normalise_importance(const at::Tensor& omega, const std::string& mode);
-/// λ Σ_j Ω_j (δ_j − δ*_j)², in float32 at least; differentiable in `values`.
-at::Tensor anchoring_penalty(const at::Tensor& values, const at::Tensor& anchors, const at::Tensor& omega,
-                             double lambda);
-
-/// Mean and covariance (1/N) of features (N, d): computed in float64, kept in float32 on the CPU.
-struct FeatureStats {
-  at::Tensor mean;        // (d)
-  at::Tensor covariance;  // (d, d), or its diagonal (d)
-  int64_t count = 0;
-};
-FeatureStats feature_stats(const at::Tensor& features, bool diagonal);
-/// n draws from N(μ, (1 − α) Σ + α (tr Σ / d) I), float32 on the stats' device; the same draws for a
-/// seed on every device.
-at::Tensor sample_features(const FeatureStats& stats, int64_t n, double shrinkage, uint64_t seed);
-
-/// The gate: logits = W₂ relu(W₁ f + b₁) + b₂ (hidden > 0) or W₂ f + b₂; float32.
-struct SetaGate {
-  int64_t dim = 0, hidden = 0;
-  at::Tensor w1, b1;  // (hidden, dim), (hidden) — hidden > 0 only
-  at::Tensor w2, b2;  // (classes, hidden or dim), (classes)
-
-  /// No classes yet; w1 drawn uniform ±1/√dim from `seed` (as torch.nn.Linear).
-  static SetaGate create(int64_t dim, int64_t hidden, uint64_t seed, at::Device device);
-  int64_t classes() const { return w2.defined() ? w2.size(0) : 0; }
-  /// Adds a class with zero weights and bias.
-  void add_class();
-  /// (N, classes) for features (N, dim).
-  at::Tensor logits(const at::Tensor& features) const;
-  /// Top-k routes (N, k) int64 and their probabilities renormalised to sum 1 (N, k) float32.
-  std::pair<at::Tensor, at::Tensor> route(const at::Tensor& features, int64_t k) const;
-  std::vector<std::pair<std::string, at::Tensor>> tensors() const;  // "w1", "b1" (hidden > 0), "w2", "b2"
-  /// From tensors() output (an error naming `where` when one is missing or misshaped).
-  static SetaGate from_tensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors, int64_t dim,
-                               int64_t hidden, const std::string& where);
-};
-
-/// KL(p_old ‖ p_new) averaged over rows: old_probs (N, C_old), new_logits (N, C ≥ C_old); p_old is
-/// zero on the classes it lacks. Differentiable in new_logits.
-at::Tensor routing_kl(const at::Tensor& old_probs, const at::Tensor& new_logits);
-
-struct GateTraining {
-  double lr = 1e-2;
-  int64_t steps = 300;
-  double kl = 1.0;
-  bool replay = true;
-  int64_t pseudo_samples = 64;
-  double shrinkage = 0.1;
-};
-
-/// Trains `gate` (which already has a class for `label`) on features (N, dim) of class `label` and,
-/// with o.replay, on o.pseudo_samples draws from each earlier[s] (class s): loss = mean over classes
-/// of each class's mean cross-entropy + o.kl · routing_kl(old gate on the draws, gate). Deterministic
-/// in `seed`. Returns the last loss.
-double train_gate(SetaGate& gate, const at::Tensor& features, int64_t label, const std::vector<FeatureStats>& earlier,
-                  const GateTraining& o, uint64_t seed);
 
 class SETA : public Method {
  public:

@@ -1,0 +1,39 @@
+#include "retain/train/fisher.h"
+
+#include "retain/train/batch_forward.h"
+
+#include <torch/torch.h>
+
+namespace retain {
+
+std::vector<at::Tensor> diagonal_fisher(CausalLM& model, const std::vector<at::Tensor>& params,
+                                        const std::vector<TokenizedExample>& examples,
+                                        const std::vector<int64_t>& rows, const FisherOptions& options) {
+  auto dtype_of = [&](const at::Tensor& p) {
+    return options.float64_for_float64 && p.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  };
+  std::vector<at::Tensor> squares;
+  for (const auto& p : params) squares.push_back(at::zeros(p.sizes(), p.options().dtype(dtype_of(p))));
+  int64_t used = 0;
+  {
+    GradientsOnly only(model, params);
+    torch::AutoGradMode grad_mode(true);
+    for (int64_t row : rows) {
+      auto loss = answer_loss(model, options.device, options.autocast_bf16, examples, {row});
+      if (!loss.defined()) continue;  // no answer token survived truncation: no gradient
+      auto grads = torch::autograd::grad({loss}, params, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (grads[i].defined()) squares[i].add_(grads[i].to(squares[i].scalar_type()).square());
+      ++used;
+    }
+  }
+  if (used > 0) {
+    torch::NoGradGuard no_grad;
+    for (auto& s : squares) s.div_(static_cast<double>(used));
+  }
+  return squares;
+}
+
+}  // namespace retain

@@ -1,0 +1,210 @@
+// `retain run` and `retain plan`: methods through a task sequence on the tiny model, every results
+// file checked, bad methods and settings named before anything loads, and a run killed with SIGKILL
+// that resumes to the results of an uninterrupted one.
+#include "cli_support.h"
+#include "retain/core/files.h"
+#include "retain/core/json.h"
+#include "retain/eval/results.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+
+namespace {
+
+using namespace retain::testing;
+using retain::json;
+
+TEST(CliRun, TwoMethodsWriteResultsSummaryAndTable) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = make_task(dir, "colors", {"red", "blue"}, 2), b = make_task(dir, "animals", {"cat", "dog"}, 2);
+  auto r = run({"run", "--model", kTinyModel.string(), "--task", a.string(), "--task", b.string(), "--method", "seqft",
+                "--method", "inclora", "--out", (dir / "out").string(), "--epochs", "2", "--set", "eval.scoring=rank",
+                "--set", "method.inclora.r=4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_MSG(r.out, "seqft");
+  EXPECT_MSG(r.out, "inclora");
+  const auto summary = json::parse(retain::read_file(dir / "out" / "summary.json"));
+  EXPECT_TRUE(summary["methods"].contains("seqft") && summary["methods"].contains("inclora")) << summary.dump();
+  const auto config = json::parse(retain::read_file(dir / "out" / "config.json"));
+  EXPECT_EQ(config["optim"]["epochs"], 2);
+  EXPECT_EQ(config["method"]["inclora"]["r"], 4);
+  const auto results = json::parse(retain::read_file(dir / "out" / "inclora" / "results.json"));
+  EXPECT_EQ(results["matrix"].size(), 3u);
+  EXPECT_EQ(results["scoring"], "rank");
+  // The same folder with a different configuration is refused, and left as it was.
+  const auto before = retain::read_file(dir / "out" / "config.json");
+  expect_error(run({"run", "--model", kTinyModel.string(), "--task", a.string(), "--method", "seqft", "--out",
+                    (dir / "out").string()}),
+               {"already holds a different run", "--overwrite"});
+  EXPECT_EQ(retain::read_file(dir / "out" / "config.json"), before);
+}
+
+TEST(CliRun, BadMethodsSettingsAndTasksAreNamed) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = make_task(dir, "colors", {"red", "blue"}, 2);
+  const std::vector<std::string> base = {"run",      "--model", kTinyModel.string(), "--task",
+                                         a.string(), "--out",   (dir / "o").string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  expect_error(with({"--method", "seqtf"}), {"unknown method \"seqtf\"", "did you mean \"seqft\""});
+  expect_error(with({"--method", "seqft", "--set", "optim.lrr=1"}), {"unknown setting \"lrr\"", "did you mean \"lr\""});
+  expect_error(with({"--method", "inclora", "--set", "method.inclora.rank=4"}), {"method.inclora", "rank"});
+  write_text(dir / "bad.toml", "[optim]\nlr = 1e-4\n[optimizer]\nepochs = 1\n");
+  expect_error(with({"--method", "seqft", "--config", (dir / "bad.toml").string()}),
+               {"unknown section [optimizer]", "optim"});
+  expect_error(run({"run", "--model", kTinyModel.string(), "--task", (dir / "missing").string(), "--method", "seqft",
+                    "--out", (dir / "o2").string()}),
+               {"missing"});
+}
+
+TEST(CliRun, ProtocolFlagsAreCheckedBeforeAnythingLoads) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = make_task(dir, "colors", {"red", "blue"}, 2);
+  const std::vector<std::string> base = {"run",    "--model",  (dir / "no-model").string(),
+                                         "--task", a.string(), "--method",
+                                         "seqft",  "--out",    (dir / "o").string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  };
+  // Each is reported although the model folder does not exist: the checks come first.
+  expect_error(with({"--set", "method.seqft.schedule=cosin"}),
+               {"method.seqft.schedule = \"cosin\" is not known", "constant | linear | cosine"});
+  expect_error(with({"--sweep", "optim.lrr=1e-4,1e-3"}), {"--sweep optim.lrr", "did you mean \"lr\""});
+  expect_error(with({"--sweep", "optim.lr=1e-4"}), {"at least two values"});
+  expect_error(with({"--set", "eval.general_text=" + (dir / "none.txt").string()}),
+               {"eval.general_text", "no such file"});
+  expect_error(with({}), {"no-model", "config.json"});
+  EXPECT_FALSE(fs::exists(dir / "o" / "config.json"));
+}
+
+TEST(CliPlan, WritesTheStepsAndCandidatesOfARun) {
+  const auto dir = temp_dir("cli_plan");
+  const auto a = make_task(dir, "colors", {"red", "blue"}, 2);
+  auto r = run({"plan", "--model", kTinyModel.string(), "--task", a.string(), "--method", "seqlora", "--out",
+                (dir / "plan").string(), "--set", "optim.max_steps=3", "--set", "method.seqlora.lr=1e-2", "--set",
+                "eval.scoring=rank"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto plan = json::parse(retain::read_file(dir / "plan" / "plan.json"));
+  EXPECT_EQ(plan["format"], "retain.plan/1");
+  EXPECT_EQ(plan["tasks"][0]["steps"].size(), 3u);
+  EXPECT_EQ(plan["optim"]["lr"], 1e-2);
+  EXPECT_TRUE(fs::exists(dir / "plan" / "initial" / "adapter" / "adapter_config.json"));
+  expect_error(run({"plan", "--model", kTinyModel.string(), "--task", a.string(), "--method", "mtl", "--out",
+                    (dir / "p2").string()}),
+               {"mtl"});
+  expect_error(run({"plan", "--model", kTinyModel.string(), "--task", a.string(), "--method", "seqft", "--out",
+                    (dir / "p3").string()}),
+               {"eval.scoring = rank"});
+}
+
+// The end-to-end check of issue 3: three tasks through seqft, inclora and mtl on the tiny model, on
+// the CPU, every results file checked. It must stay well inside the suite's CTest timeout.
+TEST(CliRun, ThreeTasksThroughSeqftIncloraAndMtlEndToEnd) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = make_task(dir, "colors", {"red", "blue"}, 2), b = make_task(dir, "animals", {"cat", "dog"}, 2),
+             c = make_task(dir, "fruit", {"apple", "pear"}, 2);
+  auto r = run({"run",
+                "--model",
+                kTinyModel.string(),
+                "--task",
+                a.string(),
+                "--task",
+                b.string(),
+                "--task",
+                c.string(),
+                "--method",
+                "seqft",
+                "--method",
+                "inclora",
+                "--method",
+                "mtl",
+                "--out",
+                (dir / "out").string(),
+                "--epochs",
+                "2",
+                "--lr",
+                "1e-2",
+                "--batch-size",
+                "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = json::parse(retain::read_file(dir / "out" / "summary.json"));
+  for (const std::string method : {"seqft", "inclora", "mtl"}) {
+    SCOPED_TRACE(method);
+    EXPECT_MSG(r.out, method);
+    const auto results = retain::read_results_json(dir / "out" / method / "results.json");  // strict reader
+    EXPECT_EQ(results.matrix.tasks, (std::vector<std::string>{"colors", "animals", "fruit"}));
+    EXPECT_EQ(results.matrix.scores.size(), 4u);
+    EXPECT_EQ(results.scoring, retain::Scoring::Generate);
+    const auto m = results.metrics();
+    ASSERT_TRUE(m.backward_transfer.has_value());
+    EXPECT_EQ(summary["methods"][method]["AA"].get<double>(), m.average_accuracy);
+    EXPECT_EQ(summary["methods"][method]["BWT"].get<double>(), *m.backward_transfer);
+    const auto csv = retain::read_file(dir / "out" / method / "matrix.csv");
+    EXPECT_EQ(csv.rfind("stage,colors,animals,fruit\nbefore,", 0), 0u) << csv;
+    // 3 tasks × 2 epochs × 2 steps (4 examples, batch 2): 12 lines of the loss curve; mtl trains
+    // stage t on the t tasks seen so far: 2 × (2 + 4 + 6) = 24.
+    const auto log = retain::read_file(dir / "out" / method / "metrics.jsonl");
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), method == "mtl" ? 24 : 12) << log;
+    EXPECT_FALSE(fs::exists(dir / "out" / method / "resume"));
+  }
+}
+
+// A run killed with SIGKILL (no clean-up of any kind) mid-way through its second method continues
+// with `retain run --resume DIR` alone and ends with the results of an uninterrupted run.
+TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
+  const auto dir = temp_dir("cli_run");
+  const auto a = make_task(dir, "colors", {"red", "blue", "green"}, 2),
+             b = make_task(dir, "animals", {"cat", "dog", "cow"}, 2);
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"run",
+                                    "--model",
+                                    kTinyModel.string(),
+                                    "--task",
+                                    a.string(),
+                                    "--task",
+                                    b.string(),
+                                    "--method",
+                                    "seqft",
+                                    "--method",
+                                    "inclora",
+                                    "--out",
+                                    (dir / out).string(),
+                                    "--lr",
+                                    "1e-2",
+                                    "--batch-size",
+                                    "2",
+                                    "--set",
+                                    "eval.scoring=rank",
+                                    "--set",
+                                    "run.checkpoint_every_steps=1"};
+  };
+  ASSERT_EQ(run(args("whole")).code, 0);
+  // 6 examples, batch 2: 3 steps per task, 6 per method; killed at step 9 = inclora's task 2, step 1.
+  const auto killed = run(args("cut"), "RETAIN_TEST_KILL_AFTER_STEPS=9 ");
+  ASSERT_EQ(killed.code, 128 + SIGKILL) << killed.err;
+  EXPECT_TRUE(fs::exists(dir / "cut" / "seqft" / "results.json"));
+  EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "results.json"));
+  EXPECT_TRUE(fs::exists(dir / "cut" / "inclora" / "resume" / "step.safetensors"));
+  const auto resumed = run({"run", "--resume", (dir / "cut").string()});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_MSG(resumed.err, "seqft already finished");
+  for (const std::string method : {"seqft", "inclora"}) {
+    const auto whole = json::parse(retain::read_file(dir / "whole" / method / "results.json"));
+    const auto cut = json::parse(retain::read_file(dir / "cut" / method / "results.json"));
+    EXPECT_EQ(cut["matrix"], whole["matrix"]) << method;
+    EXPECT_EQ(cut["metrics"], whole["metrics"]) << method;
+  }
+  EXPECT_EQ(json::parse(retain::read_file(dir / "cut" / "summary.json")),
+            json::parse(retain::read_file(dir / "whole" / "summary.json")));
+  // --resume of a folder without a run is an error naming it.
+  expect_error(run({"run", "--resume", (dir / "nothing").string()}), {"nothing", "config.json"});
+}
+
+}  // namespace
