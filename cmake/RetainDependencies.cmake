@@ -24,6 +24,13 @@ add_library(retain_utf8proc INTERFACE)
 target_include_directories(retain_utf8proc SYSTEM INTERFACE ${UTF8PROC_INCLUDE_DIR})
 target_link_libraries(retain_utf8proc INTERFACE ${UTF8PROC_LIBRARY})
 
+# Gumbo (Google's HTML5 parser): the HTML manuals of the pretrain-large corpus (src/suite).
+find_path(GUMBO_INCLUDE_DIR gumbo.h REQUIRED)
+find_library(GUMBO_LIBRARY NAMES gumbo libgumbo.so.1 REQUIRED)
+add_library(retain_gumbo INTERFACE)
+target_include_directories(retain_gumbo SYSTEM INTERFACE ${GUMBO_INCLUDE_DIR})
+target_link_libraries(retain_gumbo INTERFACE ${GUMBO_LIBRARY})
+
 if(RETAIN_BUILD_TESTS)
   if(RETAIN_GTEST_SOURCE_DIR)
     set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)

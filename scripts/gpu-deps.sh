@@ -4,7 +4,7 @@
 # configure with the `cuda` preset (CMAKE_PREFIX_PATH includes .deps/root/usr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs="liblzma-dev liblzma5 zlib1g-dev zlib1g libbz2-dev libbz2-1.0 libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 nlohmann-json3-dev libfmt-dev libfmt9 libcli11-dev googletest libtomlplusplus-dev libtomlplusplus3"
+pkgs="liblzma-dev liblzma5 zlib1g-dev zlib1g libbz2-dev libbz2-1.0 libgumbo-dev libgumbo1 libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 nlohmann-json3-dev libfmt-dev libfmt9 libcli11-dev googletest libtomlplusplus-dev libtomlplusplus3"
 mkdir -p .deps/debs .deps/root
 (cd .deps/debs && apt-get download $pkgs >/dev/null)
 for f in .deps/debs/*.deb; do dpkg -x "$f" .deps/root; done

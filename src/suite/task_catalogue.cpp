@@ -459,7 +459,7 @@ const std::vector<std::string> kLong15Extra = {"gcide_field",   "foldoc_category
 }  // namespace
 
 const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names = {"core5", "gen4", "long15", "pretrain"};
+  static const std::vector<std::string> names = {"core5", "gen4", "long15", "pretrain", "pretrain-large"};
   return names;
 }
 
@@ -471,7 +471,7 @@ std::vector<std::string> suite_tasks(const std::string& suite) {
     tasks.insert(tasks.end(), kLong15Extra.begin(), kLong15Extra.end());
     return tasks;
   }
-  if (suite == "pretrain") return {};
+  if (suite == "pretrain" || suite == "pretrain-large") return {};
   fail(kComponent, "unknown suite \"{}\" (known: {}){}", suite, fmt::format("{}", fmt::join(suite_names(), ", ")),
        did_you_mean(suite, suite_names()));
 }

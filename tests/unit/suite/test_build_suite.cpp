@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include "retain/suite/prose_sources.h"
+
 #include <map>
 #include <regex>
 #include <set>
@@ -65,6 +67,8 @@ const std::vector<std::string> kSections = {"utils", "net", "science", "admin", 
                                             "libs", "libdevel", "doc", "devel", "fonts", "localization", "metapackages", "interpreters"};
 const std::vector<std::string> kUses = {"gameplaying", "converting", "editing", "checking", "viewing",
                                         "monitor", "configuring", "playing", "analysing", "organizing"};
+
+void write_fake_prose_packages(const fs::path& cache);
 
 void write_fake_cache(const fs::path& cache) {
   // Debian lists: 28 sections × 40 source packages, each with two binaries sharing the description.
@@ -210,6 +214,76 @@ void write_fake_cache(const fs::path& cache) {
                       "_______________________________________________\nExmh-workers mailing list\n",
                       subject, kLists[(i / 6) % kLists.size()], is_spam ? "Cheap" : "Meeting", i / 3, filler(i + 6000, 10)));
   }
+  write_fake_prose_packages(cache);
+}
+
+
+// The prose packages of pretrain-large (prose_sources.h): one file per row at a path its accept rule
+// takes, in the row's format, with a prose paragraph, a code block marked CODEMARKER that the reader or
+// the prose filter must leave out, and — in linux-doc — the long descriptions of the "utils" packages,
+// some of which are test texts of deb_section and must be dropped by the overlap check.
+std::string prose_paragraph(size_t row, size_t k) {
+  return fmt::format("This manual page explains how the tool works in practice {} and why it matters here.",
+                     filler(20000 + row * 10 + k, 10));
+}
+
+void write_fake_prose_packages(const fs::path& cache) {
+  const std::vector<std::string> candidates = {
+      "ca01", "chapter_1.txt", "html/_sources/doc.rst.txt", "process/doc.rst.gz", "5.36.0/pod/doc.pod",
+      "en-US/doc.html", "gnucash-guide-en/doc.html", "book/doc.html", "doc.en.html", "doc.html", "doc.txt"};
+  std::string planted;
+  for (size_t s = 0; s < 40; ++s) {  // Translation-en's text of src<utils><s>-bin0 (write_fake_cache)
+    const size_t n = s;               // "utils" is the first section
+    planted += fmt::format("The {} program grp{} handles {} tasks. {}\n\n", fmt::format("srcutils{}-bin0", s),
+                           fmt::format("srcutils{}", s), "utils", filler(n * 2));
+  }
+  std::map<std::string, fs::path> roots;
+  for (size_t r = 0; r < prose_sources().size(); ++r) {
+    const auto& row = prose_sources()[r];
+    const std::string kind = row.kind;
+    if (!roots.count(row.package)) {
+      if (kind == "npm") {
+        std::string stem = row.package[0] == '@' ? std::string(row.package).substr(1) : std::string(row.package);
+        std::replace(stem.begin(), stem.end(), '/', '-');
+        write(cache / "npm/tgz" / (stem + "-1.0.0.tgz"), "fake tgz " + stem);
+        roots[row.package] = cache / "npm/unpacked" / (stem + "-1.0.0");
+      } else {
+        roots[row.package] = fake_deb(cache, row.package);
+      }
+    }
+    std::string name;
+    for (const auto& c : candidates)
+      if (row.accept(c)) {
+        name = c;
+        break;
+      }
+    ASSERT_FALSE(name.empty()) << row.package;
+    const fs::path file = roots[row.package] / row.under / name;
+    const std::string a = prose_paragraph(r, 0), b = prose_paragraph(r, 1);
+    std::string text;
+    switch (row.format) {
+      case ProseFormat::kBrown:
+        for (const auto& sentence : {a, b}) {
+          text += "\n\n\t";
+          std::istringstream words(sentence);
+          std::string w;
+          while (words >> w) text += w + "/nn ";
+        }
+        break;
+      case ProseFormat::kPlain: text = a + "\n\n" + b + "\n"; break;
+      case ProseFormat::kRst:
+        text = "Title\n=====\n\n" + a + "\n\nExample::\n\n    CODEMARKER x = 1;\n\n" + b + "\n\n";
+        break;
+      case ProseFormat::kPod: text = "=head1 NAME\n\n" + a + "\n\n    CODEMARKER();\n\n" + b + "\n"; break;
+      case ProseFormat::kHtml:
+        text = "<html><head><title>CODEMARKER</title></head><body><p>" + a + "</p><pre>CODEMARKER</pre><p>" + b +
+               "</p></body></html>";
+        break;
+    }
+    if (std::string(row.package) == "linux-doc-6.1")  // its own file: passages are joined within a file
+      write(file.parent_path() / "zz_planted.rst.gz", retain::testing::deflate_bytes(planted, 31));
+    write(file, (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) ? retain::testing::deflate_bytes(text, 31) : text);
+  }
 }
 
 struct Built {
@@ -350,18 +424,19 @@ TEST_F(SuiteBuild, Gen4AndLong15Load) {
     }
 }
 
-TEST_F(SuiteBuild, PretrainHoldsNoTestText) {
-  const auto corpus = build(cache(), out("pretrain"), "pretrain");
-  // The test texts of every suite built with the same seed (any caps: take them all).
+// Every test text of every suite built with the same seed (any caps: take them all) is absent from
+// the corpus, and so is every test group marker.
+void expect_no_test_text(const Built& corpus, const fs::path& cache, const fs::path& scratch) {
   std::vector<std::string> test_texts;
   for (const auto& suite : {"core5", "gen4", "long15"}) {
     SuiteOptions options;
     options.suite = suite;
-    options.out = out(std::string("all_") + suite);
-    options.cache = cache();
+    options.out = scratch / (std::string("all_") + suite);
+    options.cache = cache;
     options.max_train = 100000;
     options.max_test = 100000;
     options.seed = 7;
+    options.overwrite = true;
     std::ostringstream log;
     build_suite(options, log);
     for (const auto& name : suite_tasks(suite))
@@ -390,6 +465,44 @@ TEST_F(SuiteBuild, PretrainHoldsNoTestText) {
       EXPECT_NO_MSG(all_text, it->str() + " ") << it->str();
   }
   EXPECT_GT(checked, 500u);
+}
+
+TEST_F(SuiteBuild, PretrainHoldsNoTestText) {
+  const auto corpus = build(cache(), out("pretrain"), "pretrain");
+  expect_no_test_text(corpus, cache(), out("scratch"));
+}
+
+TEST_F(SuiteBuild, PretrainLargeAddsEveryProseShardAndHoldsNoTestText) {
+  const auto a = build(cache(), out("pretrain_large_a"), "pretrain-large");
+  const auto b = build(cache(), out("pretrain_large_b"), "pretrain-large");
+  const auto small = build(cache(), out("pretrain_small"), "pretrain");
+  std::map<std::string, retain::json> shards;
+  for (const auto& shard : a.manifest["shards"]) shards[shard["file"].get<std::string>()] = shard;
+  // pretrain's shards, then every prose shard, each with documents, byte-identical on a rebuild.
+  for (const auto& shard : small.manifest["shards"]) EXPECT_TRUE(shards.count(shard["file"].get<std::string>()));
+  std::string all_text;
+  for (const auto& row : prose_sources()) {
+    const std::string file = std::string("text/") + row.shard + ".txt";
+    ASSERT_TRUE(shards.count(file)) << file;
+    EXPECT_GT(shards[file]["documents"].get<size_t>(), 0u) << file;
+    EXPECT_EQ(slurp(a.dir / file), slurp(b.dir / file)) << file;
+    const std::string text = slurp(a.dir / file);
+    // Each row's two prose paragraphs are in, its code is not.
+    const size_t r = static_cast<size_t>(&row - &prose_sources()[0]);
+    EXPECT_MSG(text, prose_paragraph(r, 0)) << row.package;
+    EXPECT_MSG(text, prose_paragraph(r, 1)) << row.package;
+    EXPECT_NO_MSG(text, "CODEMARKER") << row.package;
+  }
+  std::set<std::string> prose_shards;
+  for (const auto& row : prose_sources()) prose_shards.insert(row.shard);
+  EXPECT_EQ(shards.size(), small.manifest["shards"].size() + prose_shards.size());
+  // The planted package descriptions: those of test groups are dropped, the others kept.
+  EXPECT_GT(shards["text/linux_doc.txt"]["dropped_overlapping_test"].get<size_t>(), 0u);
+  EXPECT_MSG(a.manifest["prose_rule"].get<std::string>(), "at least 8 words");
+  std::set<std::string> packages;
+  for (const auto& s : a.manifest["sources"]) packages.insert(s["package"].get<std::string>());
+  for (const auto& row : prose_sources()) EXPECT_TRUE(packages.count(row.package)) << row.package;
+  expect_no_test_text(a, cache(), out("scratch_large"));
 }
 
 TEST_F(SuiteBuild, RefusesToClobberAndNamesBadSuite) {
