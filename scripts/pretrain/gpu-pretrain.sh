@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pretrain retain's small base model on the GPU machine, in one call:
 #   CORPUS=path/to/text-folder-or-file (for `retain data`'s output: its text/ folder) [BUDGET_S=1200] [OUT=/tmp/retain-pretrain] scripts/pretrain/gpu-pretrain.sh
-# 1. builds build-cuda/retain (the `cuda` preset), 2. trains the tokenizer (vocab 8192) on CORPUS,
+# 1. builds build-cuda/retain (the `cuda` preset), 2. trains the tokenizer (VOCAB, 8192) on CORPUS,
 # 3. checks it against Hugging Face `tokenizers` (if installed), 4. measures tokens/s with a 30-step
 # probe and sizes --steps to fill BUDGET_S seconds of training, 5. pretrains, 6. checks that
 # transformers loads the folder with the logits `retain forward` gives (if transformers is installed).
@@ -15,25 +15,29 @@ BATCH=${BATCH:-64}
 SEQ=${SEQ:-512}
 LR=${LR:-2e-3}
 DOC_SEP=${DOC_SEP-'\n'}  # retain data's corpus: text/*.txt, one document per line
+CONFIG=${CONFIG:-scripts/pretrain/config.json}  # the architecture (config-small.json: retain-small)
+VOCAB=${VOCAB:-8192}                            # must equal the config's vocab_size
+DTYPE_OUT=${DTYPE_OUT:-float32}                 # model.safetensors dtype (bfloat16: retain-small)
+CMAKE_EXTRA=${CMAKE_EXTRA:-}                    # e.g. -DRETAIN_BUILD_TESTS=OFF for a build of the CLI alone
 mkdir -p "$OUT"
 DEVICE=${DEVICE:-cuda}
 AUTOCAST=${AUTOCAST:-bf16}
 R=${RETAIN:-./build-cuda/retain}  # RETAIN=build/retain DEVICE=cpu AUTOCAST=off: a dry run on a CPU machine
 if [ -z "${RETAIN:-}" ] && { [ ! -x build-cuda/retain ] || [ "${REBUILD:-1}" = 1 ]; }; then
   export RETAIN_TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-  [ -f build-cuda/build.ninja ] || cmake --preset cuda > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+  [ -f build-cuda/build.ninja ] || cmake --preset cuda $CMAKE_EXTRA > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
   cmake --build --preset cuda -j 16 --target retain_cli > "$OUT/build.log" 2>&1 || { grep -E "error" -A5 "$OUT/build.log" | head -60; exit 1; }
 fi
 
-$R tokenizer train --input "$CORPUS" --vocab-size 8192 --out "$OUT/tokenizer.json" || exit 1
+$R tokenizer train --input "$CORPUS" --vocab-size "$VOCAB" --out "$OUT/tokenizer.json" || exit 1
 if python3 -c 'import tokenizers' 2> /dev/null; then
   sample=$(find "$CORPUS" -type f | head -1)
   python3 scripts/check_tokenizer_hf.py "$OUT/tokenizer.json" "$sample" --retain $R --limit 5000
   echo "hf tokenizer check rc=$?"
 fi
 
-common=(--config scripts/pretrain/config.json --tokenizer "$OUT/tokenizer.json" --text "$CORPUS"
-        --doc-separator "$DOC_SEP" --batch-size "$BATCH" --seq-len "$SEQ" --lr "$LR" --device "$DEVICE" --autocast "$AUTOCAST" --seed 0)
+common=(--config "$CONFIG" --tokenizer "$OUT/tokenizer.json" --text "$CORPUS"
+        --doc-separator "$DOC_SEP" --batch-size "$BATCH" --seq-len "$SEQ" --lr "$LR" --device "$DEVICE" --autocast "$AUTOCAST" --dtype-out "$DTYPE_OUT" --seed 0)
 rm -rf "$OUT/probe"
 $R pretrain "${common[@]}" --out "$OUT/probe" --steps 30 --warmup 5 --eval-every 0 --checkpoint-every 0 > "$OUT/probe.log" 2>&1 ||
   { tail -20 "$OUT/probe.log"; exit 1; }
@@ -43,7 +47,7 @@ import json, statistics
 r = [json.loads(l) for l in open('$OUT/probe/metrics.jsonl')]
 print(statistics.median([x['tokens_per_s'] for x in r if 'tokens_per_s' in x][-15:]))")
 steps=${STEPS:-$(python3 -c "print(max(100, int(0.85 * $BUDGET_S * $tps / ($BATCH * $SEQ))))")}
-warmup=$(python3 -c "print(max(10, $steps // 50))")
+warmup=$(python3 -c "print(min($steps, max(10, $steps // 50)))")
 echo "probe: $tps tokens/s -> $steps steps (warm-up $warmup) for ${BUDGET_S} s"
 
 # Reuse the probe's token cache: the data key (files, tokenizer, split) is the same.
