@@ -1,5 +1,7 @@
 #include "retain/suite/sources/html_text.h"
 
+#include "retain/suite/text_clean.h"
+
 #include <gumbo.h>
 
 #include <cstring>
@@ -57,7 +59,7 @@ class Collector {
  public:
   void visit(const GumboNode* node) {
     if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA || node->type == GUMBO_NODE_WHITESPACE) {
-      append(node->v.text.text);
+      current_ += node->v.text.text;
       return;
     }
     if (node->type != GUMBO_NODE_ELEMENT && node->type != GUMBO_NODE_DOCUMENT && node->type != GUMBO_NODE_TEMPLATE) return;
@@ -74,9 +76,9 @@ class Collector {
   }
 
   void flush() {
-    while (!current_.empty() && current_.back() == ' ') current_.pop_back();
-    if (!current_.empty()) blocks_.push_back(std::move(current_));
+    std::string block = normalize_whitespace(current_);
     current_.clear();
+    if (!block.empty()) blocks_.push_back(std::move(block));
   }
 
   std::vector<std::string> take() {
@@ -85,19 +87,6 @@ class Collector {
   }
 
  private:
-  void append(const char* text) {
-    for (const char* p = text; *p != '\0'; ++p) {
-      const unsigned char c = *p;
-      const bool nbsp = c == 0xC2 && static_cast<unsigned char>(p[1]) == 0xA0;
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || nbsp) {
-        if (nbsp) ++p;
-        if (!current_.empty() && current_.back() != ' ') current_ += ' ';
-      } else {
-        current_ += static_cast<char>(c);
-      }
-    }
-  }
-
   std::string current_;
   std::vector<std::string> blocks_;
 };

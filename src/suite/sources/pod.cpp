@@ -1,5 +1,7 @@
 #include "retain/suite/sources/pod.h"
 
+#include "retain/suite/text_clean.h"
+
 #include <cctype>
 #include <cstdlib>
 #include <sstream>
@@ -7,21 +9,6 @@
 namespace retain::suite {
 
 namespace {
-
-std::string collapse(const std::string& s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      space = !out.empty();
-    } else {
-      if (space) out += ' ';
-      space = false;
-      out += c;
-    }
-  }
-  return out;
-}
 
 std::string entity(const std::string& name) {
   if (name == "lt") return "<";
@@ -139,7 +126,7 @@ std::vector<std::string> pod_paragraphs(const std::string& text) {
     }
     if (!in_pod || !begin_block.empty()) continue;
     if (block[0] == ' ' || block[0] == '\t') continue;  // verbatim
-    const std::string p = collapse(strip_pod_codes(block));
+    const std::string p = normalize_whitespace(strip_pod_codes(block));
     if (!p.empty()) paragraphs.push_back(p);
   }
   return paragraphs;

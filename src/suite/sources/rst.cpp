@@ -1,5 +1,7 @@
 #include "retain/suite/sources/rst.h"
 
+#include "retain/suite/text_clean.h"
+
 #include <cctype>
 #include <sstream>
 
@@ -171,8 +173,7 @@ std::vector<std::string> rst_paragraphs(const std::string& text) {
       p.pop_back();
       if (p.size() >= 2 && p[p.size() - 2] == ' ') p.erase(p.size() - 2);  // "text ::" → "text"
     }
-    p = trim(strip_rst_inline(p));
-    for (size_t at = p.find("  "); at != std::string::npos; at = p.find("  ", at)) p.erase(at, 1);
+    p = normalize_whitespace(strip_rst_inline(p));
     if (!p.empty()) paragraphs.push_back(p);
     if (literal_follows) {
       skipping = true;
