@@ -18,6 +18,8 @@
 # Settings (environment): PART_MIB (20), BUDGET_S (training seconds, 420), BATCH (64), SEQ (512),
 # LR (2e-3), STEPS (default: sized from a probe to fill BUDGET_S); RETAIN/DEVICE/AUTOCAST as in
 # gpu-pretrain.sh (RETAIN=build/retain DEVICE=cpu AUTOCAST=off BATCH=2 SEQ=64 STEPS=3: a dry run here).
+# The shipped models/retain-small: BUDGET_S=330, which the probe turned into 7,793 steps (STEPS=7793
+# repeats that schedule on any machine; models/retain-small/PROVENANCE.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HERE=.cache/retain-small
@@ -34,6 +36,11 @@ pack)
   (cd "$HERE" && sha256sum part-* > SHA256SUMS)
   mkdir -p "$HERE/deps"
   cp -a .deps/root/usr "$HERE/deps/"
+  # Debian's lib*.so development links point to /lib/...: replace them by the libraries they name.
+  find "$HERE/deps/usr/lib" -type l -lname '/lib/*' | while read -r link; do
+    cp -L ".deps/root$(readlink "$link")" "$link.tmp" && mv "$link.tmp" "$link"
+  done
+  [ -d .deps/root/lib/x86_64-linux-gnu ] && cp -a .deps/root/lib/x86_64-linux-gnu/. "$HERE/deps/usr/lib/x86_64-linux-gnu/"
   rm -rf "$HERE/deps/usr/src"
   find "$HERE/deps" -name '*.a' -delete
   echo "retain-small pack: $(ls "$HERE"/part-* | wc -l) parts, $(du -sh "$HERE" | cut -f1) in $HERE"
@@ -45,8 +52,8 @@ gpu)
   if [ -z "${RETAIN:-}" ] && [ ! -x build-cuda/retain ]; then
     export RETAIN_TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
     cmake --preset cuda -DRETAIN_BUILD_TESTS=OFF -DRETAIN_BUILD_BENCHMARKS=OFF \
-      -DCMAKE_PREFIX_PATH="$RETAIN_TORCH_PREFIX;$PWD/$HERE/deps/usr" > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-    cmake --build --preset cuda -j 16 --target retain_cli > "$OUT/build.log" 2>&1 || { grep -E "error" -A5 "$OUT/build.log" | head -40; exit 1; }
+      -DCMAKE_PREFIX_PATH="$RETAIN_TORCH_PREFIX;$PWD/$HERE/deps/usr" > "$STASH/cmake.log" 2>&1 || { tail -30 "$STASH/cmake.log"; exit 1; }
+    cmake --build --preset cuda -j 16 --target retain_cli > "$STASH/build.log" 2>&1 || { grep -E "error" -A5 "$STASH/build.log" | head -40; exit 1; }
   fi
   if ! (cd "$STASH" && sha256sum --quiet -c SHA256SUMS > /dev/null 2>&1); then
     echo "retain-small gpu: parts so far: $(cd "$STASH" && ls part-* 2> /dev/null | tr '\n' ' ')(waiting for the rest)"
@@ -56,10 +63,10 @@ gpu)
   cat "$STASH"/part-* | xz -dc | tar -C "$STASH/corpus" -xf -
   REBUILD=0 CORPUS="$STASH/corpus/text" CONFIG=scripts/pretrain/config-small.json VOCAB=16384 DTYPE_OUT=bfloat16 \
     BUDGET_S=${BUDGET_S:-420} OUT="$STASH/run" scripts/pretrain/gpu-pretrain.sh
-  cp "$STASH/corpus/manifest.json" "$STASH/run/model/corpus_manifest.json"
+  cp "$STASH/corpus/manifest.json" "$STASH/run/model/data-manifest.json"
   (cd "$STASH/run/model" && sha256sum model.safetensors > "$OUT/model.sha256" &&
      split -b 15M -d model.safetensors "$OUT/model.part-" &&
-     tar -cf "$OUT/model-files.tar" --exclude=model.safetensors --exclude=data --exclude='checkpoint*' .)
+     tar -cf "$OUT/model-files.tar" --exclude=model.safetensors --exclude=metrics.jsonl --exclude=data --exclude='checkpoint*' .)
   cp "$STASH/run/pretrain.log" "$OUT/" 2> /dev/null || true
   ls -la "$OUT"
   ;;
