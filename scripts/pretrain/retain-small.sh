@@ -14,6 +14,12 @@
 #       model.safetensors into $OUT/model.part-NN (≤ 15 MiB each: what a call can bring back)
 #   scripts/pretrain/retain-small.sh unpack DIR    # here: DIR holds what the last call brought back;
 #       joins the parts into models/retain-small (checked against the SHA-256 the GPU recorded)
+#   scripts/pretrain/retain-small.sh all           # on a GPU machine that reaches Debian and npm: the
+#       three steps in one (pack, gpu, unpack into models/retain-small)
+#
+# Carrying: the tracked tree is 54 MB with models/retain-small in it, so a call that carries at most
+# 64 MiB takes the deps (5.7 MB) and one part of PART_MIB=6 at a time; `gpu` stashes each part and
+# starts when it holds them all, so the calls must follow each other while the machine stays warm.
 #
 # Settings (environment): PART_MIB (20), BUDGET_S (training seconds, 420), BATCH (64), SEQ (512),
 # LR (2e-3), STEPS (default: sized from a probe to fill BUDGET_S); RETAIN/DEVICE/AUTOCAST as in
@@ -80,8 +86,11 @@ unpack)
   rm -rf "$dest" && mv "$dest.tmp" "$dest"
   echo "retain-small unpack: $dest"
   ;;
+all)
+  "$0" pack && OUT="$OUT" "$0" gpu && "$0" unpack "$OUT"
+  ;;
 *)
-  sed -n '2,22p' "$0"
+  sed -n '2,31p' "$0"
   exit 2
   ;;
 esac
