@@ -21,5 +21,6 @@ void register_report(CLI::App& app);    // report.cpp
 void register_tokenizer(CLI::App& app); // tokenizer.cpp
 void register_pretrain(CLI::App& app);  // pretrain.cpp
 void register_plan(CLI::App& app);      // plan.cpp
+void register_serve(CLI::App& app);     // serve.cpp
 
 }  // namespace retain::cli

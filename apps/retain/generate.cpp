@@ -4,6 +4,7 @@
 
 #include "retain/core/json.h"
 #include "retain/model/generation.h"
+#include "retain/model/generation_config.h"
 #include "retain/tokenizer/tokenizer.h"
 
 #include <torch/torch.h>
@@ -28,22 +29,6 @@ struct GenerateCommandOptions {
   bool jsonl = false;
 };
 
-/// eos_token_id of generation_config.json: absent, an integer or a list of integers.
-std::vector<int64_t> token_ids(const json& config, const std::string& key, const std::string& where) {
-  if (!config.contains(key) || config[key].is_null()) return {};
-  const json& value = config[key];
-  if (value.is_array()) {
-    std::vector<int64_t> ids;
-    for (size_t i = 0; i < value.size(); ++i) {
-      RETAIN_CHECK(value[i].is_number_integer(), "generate", "{}: \"{}\"[{}] is {}, expected a token id", where, key, i,
-                   value[i].dump());
-      ids.push_back(value[i].get<int64_t>());
-    }
-    return ids;
-  }
-  return {json_get<int64_t>(config, key, where, "generate")};
-}
-
 void run_generate(GenerateCommandOptions options) {
   const std::filesystem::path dir = options.model.model_dir;
   const Tokenizer tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
@@ -53,21 +38,9 @@ void run_generate(GenerateCommandOptions options) {
   // Stop tokens: the model config's, and generation_config.json's when the folder has one.
   GenerationOptions& generation = options.generation;
   generation.do_sample = options.sample;
-  generation.eos_token_ids = config.eos_token_ids;
-  std::optional<int64_t> pad = config.pad_token_id;
-  const auto generation_config_path = dir / "generation_config.json";
-  if (std::filesystem::exists(generation_config_path)) {
-    const json generation_config = read_json_file(generation_config_path, "generate");
-    const std::string where = generation_config_path.string();
-    for (int64_t id : token_ids(generation_config, "eos_token_id", where)) {
-      auto& eos = generation.eos_token_ids;
-      if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
-    }
-    const auto pads = token_ids(generation_config, "pad_token_id", where);
-    if (!pads.empty()) pad = pads.front();
-  }
-  // Padding positions are masked out, so any valid id will do when the model names none.
-  generation.pad_token_id = pad.value_or(generation.eos_token_ids.empty() ? 0 : generation.eos_token_ids.front());
+  const GenerationDefaults defaults = read_generation_defaults(dir, config);
+  generation.eos_token_ids = defaults.eos_token_ids;
+  generation.pad_token_id = defaults.pad_token_id;
 
   std::vector<std::vector<int64_t>> prompts;
   for (size_t i = 0; i < options.prompts.size(); ++i) {

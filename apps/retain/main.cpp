@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   retain::cli::register_tokenizer(app);
   retain::cli::register_pretrain(app);
   retain::cli::register_plan(app);
+  retain::cli::register_serve(app);
 
   try {
     app.parse(argc, argv);

@@ -6,10 +6,7 @@
 
 namespace retain {
 
-namespace {
-
-// Next token per row from last-position logits (B, V).
-at::Tensor choose(const at::Tensor& logits, const GenerationOptions& o, at::Generator& generator) {
+at::Tensor choose_next_tokens(const at::Tensor& logits, const GenerationOptions& o, at::Generator& generator) {
   if (!o.do_sample) return logits.argmax(-1);
   auto scores = logits.to(at::kFloat).to(at::kCPU) / std::max(o.temperature, 1e-6);
   const int64_t vocab = scores.size(-1);
@@ -29,8 +26,6 @@ at::Tensor choose(const at::Tensor& logits, const GenerationOptions& o, at::Gene
   }
   return at::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(-1).to(logits.device());
 }
-
-}  // namespace
 
 std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                                            const GenerationOptions& o) {
@@ -70,7 +65,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   std::vector<bool> finished(batch, false);
   at::Tensor logits = model->forward({ids, mask.narrow(1, 0, width), {}, &cache}).select(1, -1);
   for (int64_t step = 0; step < o.max_new_tokens; ++step) {
-    auto next = choose(logits, o, generator).to(at::kCPU);
+    auto next = choose_next_tokens(logits, o, generator).to(at::kCPU);
     auto* next_ptr = next.data_ptr<int64_t>();
     bool all_done = true;
     for (int64_t r = 0; r < batch; ++r) {

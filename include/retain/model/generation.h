@@ -19,6 +19,11 @@ struct GenerationOptions {
   int64_t pad_token_id = 0;
 };
 
+/// The next token of each row of last-position logits (B, V), as generate() chooses it: the argmax, or
+/// a sample from softmax(logits / temperature) restricted to the top_k most likely tokens and then to
+/// the smallest set whose mass reaches top_p. (B,) int64 on the logits' device.
+at::Tensor choose_next_tokens(const at::Tensor& logits, const GenerationOptions& options, at::Generator& generator);
+
 /// Generates for each prompt (token ids, non-empty). Prompts are left-padded into one batch and run
 /// with a KV cache; returns the new tokens of each prompt, the EOS token included when one was
 /// emitted, nothing after it. Rows are never reordered or dropped (a finished row is fed padding), so
