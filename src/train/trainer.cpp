@@ -110,10 +110,15 @@ int64_t target_tokens(const Batch& batch) {
 
 }  // namespace
 
-TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& s,
+TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& settings,
                                const std::function<void(const StepInfo&)>& observe,
                                const StepCheckpointing* checkpointing) {
-  s.validate();
+  settings.validate();
+  OptimizerSettings s = settings;
+  const int64_t multiplier = method.max_steps_multiplier(ctx);
+  RETAIN_CHECK(multiplier >= 1, "train", "method {} asked for {} × max_steps on task \"{}\" (expected >= 1)",
+               method.name(), multiplier, ctx.task().name);
+  s.max_steps *= multiplier;
   torch::manual_seed(ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index) + 17);
   method.on_task_start(ctx);
   const std::vector<TokenizedExample> examples = method.training_examples(ctx);

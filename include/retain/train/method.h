@@ -85,6 +85,10 @@ class Method {
   virtual void on_task_start(TaskContext& ctx) {}
   /// The examples task t trains on. Default: its own train split.
   virtual std::vector<TokenizedExample> training_examples(TaskContext& ctx) { return ctx.train_examples(); }
+  /// How many tasks' worth of optim.max_steps task t trains for (1; mtl: t + 1, the tasks in its
+  /// union, so that with max_steps it sees as many examples as a sequential method has by then —
+  /// what optim.epochs gives it by itself). Has no effect when epochs decide the steps.
+  virtual int64_t max_steps_multiplier(const TaskContext& ctx) const { return 1; }
   /// The parameters the optimizer updates during task t (each requires_grad on return).
   virtual std::vector<at::Tensor> trainable(TaskContext& ctx) = 0;
   /// Logits (B, T, V) of a training batch. Default: the model on input_ids with attention_mask.

@@ -102,6 +102,32 @@ TEST(Trainer, MultiTaskTrainsOnEveryTaskSeenFromTheBase) {
   EXPECT_EQ(method.training_examples(second).size(), 7u);
 }
 
+TEST(Trainer, MultiTaskWithMaxStepsTrainsAsManyStepsAsTheTasksSeenGot) {
+  // max_steps is per task: stage t of mtl trains (t + 1) × max_steps on the union, the examples a
+  // sequential method has seen by then; sequential methods keep exactly max_steps.
+  const auto root = temp_dir("trainer");
+  const auto a = retain::load_task(make_task(root, "colors", {"red", "blue"}, 2));
+  const auto b = retain::load_task(make_task(root, "animals", {"cat", "dog", "cow"}, 1));
+  const auto tok = tiny_tokenizer();
+  retain::OptimizerSettings o;
+  o.lr = 1e-3;
+  o.batch_size = 2;
+  o.max_steps = 3;
+  auto run = make_run({a, b}, at::kFloat, tok);
+  retain::MultiTask mtl;
+  mtl.on_run_start(run);
+  retain::TaskContext first{run, 0}, second{run, 1};
+  EXPECT_EQ(retain::train_task(mtl, first, o).steps, 3);
+  EXPECT_EQ(retain::train_task(mtl, second, o).steps, 6);
+  auto seq_run = make_run({a, b}, at::kFloat, tok);
+  retain::SeqFT seqft;
+  retain::TaskContext seq_second{seq_run, 1};
+  EXPECT_EQ(retain::train_task(seqft, seq_second, o).steps, 3);
+  o.max_steps = 0;  // epochs decide: the union's size already scales the steps
+  o.epochs = 1;
+  EXPECT_EQ(retain::train_task(mtl, second, o).steps, 4);  // ⌈7 / 2⌉
+}
+
 TEST(Runner, ThreeTasksThroughSeqftInclLoraAndMtlWriteResults) {
   const auto root = temp_dir("runner");
   std::vector<retain::Task> tasks = {retain::load_task(make_task(root, "colors", {"red", "blue"}, 2)),

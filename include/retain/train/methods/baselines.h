@@ -80,6 +80,7 @@ class MultiTask : public Method {
   void on_run_start(RunContext& run) override;
   void on_task_start(TaskContext& ctx) override;
   std::vector<TokenizedExample> training_examples(TaskContext& ctx) override;
+  int64_t max_steps_multiplier(const TaskContext& ctx) const override { return ctx.task_index + 1; }
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
 
  private:
