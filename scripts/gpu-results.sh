@@ -11,6 +11,8 @@ T0=$(date +%s)
 BUDGET=${BUDGET:-540}
 mkdir -p "$OUT"
 [ -f .cache/suites/core5/tasks.txt ] || tar -C .cache -xzf .cache/gpu/suites.tgz
+# Finished runs and sweep candidates of earlier calls (scripts/results_carry.py): skipped, not rerun.
+[ -f .cache/gpu/runs.tgz ] && [ ! -d runs/results ] && tar -xzf .cache/gpu/runs.tgz
 DEPS=$PWD/.cache/retain-small/deps
 if [ ! -x build-cuda/retain ]; then
   TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
