@@ -11,6 +11,7 @@ finished ones (train/sweep.cpp accepts a finished candidate only if its settings
 tarball's file wins over an earlier one's.
 """
 import io
+import os
 import sys
 import tarfile
 from pathlib import PurePosixPath
@@ -22,7 +23,7 @@ def finished_dirs(names):
 
 def keep(name, done):
     p = PurePosixPath(name)
-    if p.name in ("config.json", "log.txt", "table.txt") and len(p.parts) == 5:  # runs/results/<suite>/<method>/seed<k>/
+    if p.name in ("config.json", "log.txt", "table.txt") and len(p.parts) == 6:  # runs/results/<suite>/<method>/seed<k>/<file>
         return True
     return p.name in ("results.json", "matrix.csv", "metrics.jsonl") and str(p.parent) in done
 
@@ -49,7 +50,6 @@ def main(argv):
         for name in sorted(files):
             m, data = files[name]
             out.addfile(m, io.BytesIO(data))
-    import os
     os.replace(tmp, argv[1])
     runs = sorted(n for n in files if n.endswith("results.json"))
     print(f"{argv[1]}: {len(files)} files, {len(runs)} finished method folders or candidates")
