@@ -4,7 +4,7 @@
 # `results.sh ${PHASES:-all}` until BUDGET (540) seconds after the start, then collects what finished
 # into $OUT: the small files of every run (runs-small.tgz, for scripts/results_carry.py), the logs
 # (logs.tgz: phases, progress, GPU use, collect, build) and the binary with its source hash in
-# $OUT/bin (copy to .cache/gpu/bin for the next call). The device returns at most 8 files.
+# $OUT/bin (retain.gz and hash: copy to .cache/gpu/bin for the next call). The device returns at most 8 files.
 # Carry .cache/retain-small/deps (scripts/gpu-deps.sh --portable) and .cache/gpu; e.g.
 #   JOBS=10 BUDGET=550 bash scripts/gpu-results.sh   (the call of 2026-12-04, docs/results.md)
 set -u
@@ -19,8 +19,9 @@ DEPS=$PWD/.cache/retain-small/deps
 # A CUDA binary built by an earlier call from the same sources (.cache/gpu/bin, carried with
 # .cache/gpu) saves the ~150 s build; the hash covers every file the build reads.
 SRC_HASH=$(find CMakeLists.txt CMakePresets.json cmake src include apps -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-if [ ! -x build-cuda/retain ] && [ -x .cache/gpu/bin/retain ] && [ "$(cat .cache/gpu/bin/hash 2>/dev/null)" = "$SRC_HASH" ]; then
-  mkdir -p build-cuda && cp .cache/gpu/bin/retain build-cuda/retain && echo "prebuilt binary $SRC_HASH"
+# Carried gzipped (.cache/gpu/bin/retain.gz) to stay under the device's 64 MiB carry limit.
+if [ ! -x build-cuda/retain ] && [ -f .cache/gpu/bin/retain.gz ] && [ "$(cat .cache/gpu/bin/hash 2>/dev/null)" = "$SRC_HASH" ]; then
+  mkdir -p build-cuda && gunzip -c .cache/gpu/bin/retain.gz > build-cuda/retain && chmod +x build-cuda/retain && echo "prebuilt binary $SRC_HASH"
 fi
 if [ ! -x build-cuda/retain ]; then
   TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
@@ -28,7 +29,7 @@ if [ ! -x build-cuda/retain ]; then
   cmake --build --preset cuda -j 16 --target retain_cli > "$OUT/logs/build.log" 2>&1 || { grep -E "error" -A5 "$OUT/logs/build.log" | head -40; exit 1; }
 fi
 echo "build done at $(( $(date +%s) - T0 )) s"
-mkdir -p "$OUT/bin" && cp build-cuda/retain "$OUT/bin/retain" && echo "$SRC_HASH" > "$OUT/bin/hash"
+mkdir -p "$OUT/bin" && gzip -c build-cuda/retain > "$OUT/bin/retain.gz" && echo "$SRC_HASH" > "$OUT/bin/hash"
 export LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 (while true; do echo "== $(( $(date +%s) - T0 )) s"; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; sleep 20; done) > "$OUT/logs/smi.log" 2>&1 &

@@ -9,6 +9,8 @@
 #   scripts/results.sh long       # long15 and gen4, seed 0, with the same learning rate
 #   scripts/results.sh all        # the three above as one pipeline: a method's seeds and long runs
 #                                 # start as soon as its sweep has chosen, JOBS runs at a time in all
+#   scripts/results.sh probe      # core5 seed 0 variants that test why an ordering fails (PROBES below),
+#                                 # started without waiting, so `probe seeds` shares the JOBS slots
 #   scripts/results.sh collect    # results/<suite>/<method>/seed<k>/ and results/<suite>/summary.json
 #
 # Protocol (the same for every method): batch 32, optim.max_steps = 100 optimizer steps per task
@@ -24,7 +26,7 @@
 # Environment: R (retain binary, default build-cuda/retain), MODEL, SUITES (folder of core5/,
 # long15/, gen4/ from `retain data build`), RUNS (run folders, default runs/results), RESULTS
 # (committed files, default results), DEVICE (cuda), JOBS (processes at once, default 13),
-# METHODS (default: all 13), EXTRA (more `retain run` arguments, after the phase's own).
+# METHODS (default: all 13), LONG_SUITES (phase long: "long15 gen4"), PROBES (phase probe), EXTRA (more `retain run` arguments, after the phase's own).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 R=${R:-./build-cuda/retain}
@@ -36,6 +38,7 @@ DEVICE=${DEVICE:-cuda}
 JOBS=${JOBS:-13}
 METHODS=${METHODS:-asr seta osft seqft seqlora inclora olora inflora ewc lwf replay mtl pertask}
 STEPS=${STEPS:-100}
+LONG_SUITES=${LONG_SUITES:-long15 gen4}  # what phase long runs
 ADAPTER_LRS=${ADAPTER_LRS:-3e-4,1e-3,3e-3}
 FULL_LRS=${FULL_LRS:-3e-5,1e-4,3e-4}
 
@@ -117,10 +120,44 @@ phase_seeds() {
 phase_long() {
   for m in $METHODS; do
     lr=$(chosen_lr "$m") || continue
-    throttle; one_run "$m" long15 0 "${rank_eval[@]}" --set "optim.lr=$lr" &
-    throttle; one_run "$m" gen4 0 "${gen_eval[@]}" --set "optim.lr=$lr" &
+    case " $LONG_SUITES " in *" long15 "*) throttle; one_run "$m" long15 0 "${rank_eval[@]}" --set "optim.lr=$lr" & ;; esac
+    case " $LONG_SUITES " in *" gen4 "*) throttle; one_run "$m" gen4 0 "${gen_eval[@]}" --set "optim.lr=$lr" & ;; esac
   done
   wait
+}
+
+# Probes: "name method lr settings..." per line; each runs core5 seed 0 into $RUNS/probes/<name>/seed0
+# (collected to results/probes/<name>/seed0, tabled by `results_table.py --probes`). PROBES replaces the
+# list. Why each exists is in docs/results.md.
+DEFAULT_PROBES="osft-freeze osft 3e-4 method.osft.non_target=freeze
+osft-fixed90 osft 3e-4 method.osft.rank_rule=fixed method.osft.ratio=0.9
+osft-fixed90-freeze osft 3e-4 method.osft.rank_rule=fixed method.osft.ratio=0.9 method.osft.non_target=freeze
+asr-1e-2 asr 1e-2
+pertask-1e-2 pertask 1e-2"
+PROBES=${PROBES:-$DEFAULT_PROBES}
+
+probe_run() {  # name method lr settings...
+  local name=$1 method=$2 lr=$3; shift 3
+  local dir=$RUNS/probes/$name/seed0 sets=()
+  [ -f "$dir/$method/results.json" ] && return 0
+  for kv in "$@"; do sets+=(--set "$kv"); done
+  mkdir -p "$dir"
+  local how=(--overwrite)
+  [ -f "$dir/config.json" ] && how=(--resume "$dir")
+  # shellcheck disable=SC2046
+  OMP_NUM_THREADS=1 "$R" run --model "$MODEL" $(tasks_of core5) --method "$method" --out "$dir" \
+    "${how[@]}" "${common[@]}" --set run.seed=0 "${rank_eval[@]}" --set "optim.lr=$lr" "${sets[@]}" "${extra[@]}" \
+    > "$dir/table.txt" 2>> "$dir/log.txt"
+  echo "$(date +%T) probe $name rc=$?"
+}
+
+phase_probe() {
+  local line
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    read -r -a words <<< "$line"
+    throttle; probe_run "${words[@]}" &
+  done <<< "$PROBES"
 }
 
 # Per method: the sweep, then (in parallel) seeds 1 and 2, long15 and gen4 with the value it chose.
@@ -143,7 +180,7 @@ phase_all() {
 # The small files of every finished run: results.json, matrix.csv and the run's config.json.
 phase_collect() {
   mkdir -p "$RESULTS"
-  for f in "$RUNS"/*/*/seed*/*/results.json; do
+  for f in "$RUNS"/*/*/seed*/*/results.json; do  # probes/<name>/seed0/<method>/ too
     [ -f "$f" ] || continue
     local mdir run suite method seed
     mdir=$(dirname "$f"); run=$(dirname "$mdir"); seed=$(basename "$run")
@@ -161,8 +198,10 @@ phase_collect() {
 start=$(date +%s)
 for phase in "$@"; do
   case $phase in
-    sweep | seeds | long | all | collect) "phase_$phase" ;;
-    *) echo "results.sh: unknown phase \"$phase\" (sweep | seeds | long | all | collect)" >&2; exit 2 ;;
+    sweep | seeds | long | all | probe | collect) "phase_$phase" ;;
+    *) echo "results.sh: unknown phase \"$phase\" (sweep | seeds | long | all | probe | collect)" >&2; exit 2 ;;
   esac
   echo "results.sh: $phase done at $(( $(date +%s) - start )) s"
 done
+wait  # the probes' runs
+echo "results.sh: all phases done at $(( $(date +%s) - start )) s"

@@ -35,7 +35,7 @@ def load_runs(root):
         fail(f"{root}: no such folder (expected <suite>/<method>/seed<k>/results.json under it)")
     for suite in sorted(os.listdir(root)):
         sdir = os.path.join(root, suite)
-        if not os.path.isdir(sdir) or suite == "base-models":
+        if not os.path.isdir(sdir) or suite in ("base-models", "probes"):
             continue
         for method in sorted(os.listdir(sdir)):
             mdir = os.path.join(sdir, method)
@@ -200,6 +200,35 @@ def judge(s):
     return out
 
 
+def probes_table(root):
+    """The probes (results.sh probe: core5 seed-0 variants of one method) next to their method's seed-0 run."""
+    pdir = os.path.join(root, "probes")
+    if not os.path.isdir(pdir):
+        return ""
+    lines = ["| probe | method | lr | settings | AA | BWT | forgetting | diagonal − row 0 (mean) | LM loss Δ |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
+    for name in sorted(os.listdir(pdir)):
+        path = os.path.join(pdir, name, "seed0", "results.json")
+        if os.path.isfile(path):
+            rows.append((name, json.load(open(path))))
+    base = load_runs(root).get("core5", {})
+    for m in sorted({r["method"] for _, r in rows}):
+        if 0 in base.get(m, {}):
+            rows.append((f"{m} (table)", base[m][0]))
+    for name, r in sorted(rows, key=lambda x: (x[1]["method"], x[0])):
+        cfg = r["config"]
+        mcfg = cfg.get("method", {}).get(r["method"], {}) if isinstance(cfg.get("method"), dict) else {}
+        sets = ", ".join(f"{k}={mcfg[k]}" for k in ("rank_rule", "ratio", "non_target", "feature_layers") if k in mcfg) or "defaults"
+        a = r["matrix"]
+        gain = sum(a[i + 1][i] - a[0][i] for i in range(len(a) - 1)) / (len(a) - 1)
+        met = r["metrics"]
+        lines.append(f"| {name} | {r['method']} | {cfg['optim']['lr']:g} | {sets} | {100 * met['AA']:.1f} | "
+                     f"{100 * met['BWT']:.1f} | {100 * met['forgetting']:.1f} | {100 * gain:.1f} | "
+                     f"{general_change(r):.3f} |")
+    return "\n".join(lines)
+
+
 def write_json_atomic(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -233,9 +262,13 @@ if __name__ == "__main__":
     ap.add_argument("--results", required=True)
     ap.add_argument("--summaries", action="store_true", help="write <results>/<suite>/summary.json")
     ap.add_argument("--report-run", help="write a run folder of --suite/--seed for `retain report`")
+    ap.add_argument("--probes", action="store_true", help="print the probes table (results/probes)")
     ap.add_argument("--suite", default="core5")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.probes:
+        print(probes_table(args.results))
+        sys.exit(0)
     results = load_runs(args.results)
     if not results:
         fail(f"no results under {args.results}/<suite>/<method>/seed<k>/results.json")
