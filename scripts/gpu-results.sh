@@ -18,7 +18,7 @@ mkdir -p "$OUT" "$OUT/logs"
 DEPS=$PWD/.cache/retain-small/deps
 # A CUDA binary built by an earlier call from the same sources (.cache/gpu/bin, carried with
 # .cache/gpu) saves the ~150 s build; the hash covers every file the build reads.
-SRC_HASH=$(find CMakeLists.txt CMakePresets.json cmake src include apps -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+SRC_HASH=$(find CMakeLists.txt CMakePresets.json cmake src include apps -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 # Carried gzipped (.cache/gpu/bin/retain.gz) to stay under the device's 64 MiB carry limit.
 if [ ! -x build-cuda/retain ] && [ -f .cache/gpu/bin/retain.gz ] && [ "$(cat .cache/gpu/bin/hash 2>/dev/null)" = "$SRC_HASH" ]; then
   mkdir -p build-cuda && gunzip -c .cache/gpu/bin/retain.gz > build-cuda/retain && chmod +x build-cuda/retain && echo "prebuilt binary $SRC_HASH"
