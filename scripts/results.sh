@@ -68,10 +68,10 @@ chosen_lr() {  # the learning rate the core5 seed-0 sweep chose for a method (th
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sweep"]["chosen"])' "$f"
 }
 
-# One run: method, suite, seed, then extra arguments. Skipped when finished; resumed when started.
-one_run() {
-  local method=$1 suite=$2 seed=$3; shift 3
-  local dir=$RUNS/$suite/$method/seed$seed
+# `run_into DIR METHOD SUITE SEED LABEL ARGS...`: one `retain run` into DIR, skipped when finished,
+# resumed when started; prints LABEL and its exit status.
+run_into() {
+  local dir=$1 method=$2 suite=$3 seed=$4 label=$5; shift 5
   [ -f "$dir/$method/results.json" ] && return 0
   mkdir -p "$dir"
   local how=(--overwrite)
@@ -79,7 +79,13 @@ one_run() {
   # shellcheck disable=SC2046
   OMP_NUM_THREADS=1 "$R" run --model "$MODEL" $(tasks_of "$suite") --method "$method" --out "$dir" \
     "${how[@]}" "${common[@]}" --set run.seed="$seed" "$@" "${extra[@]}" > "$dir/table.txt" 2>> "$dir/log.txt"
-  echo "$(date +%T) $suite $method seed$seed rc=$?"
+  echo "$(date +%T) $label rc=$?"
+}
+
+# One run of the table: method, suite, seed, then extra arguments.
+one_run() {
+  local method=$1 suite=$2 seed=$3; shift 3
+  run_into "$RUNS/$suite/$method/seed$seed" "$method" "$suite" "$seed" "$suite $method seed$seed" "$@"
 }
 
 throttle() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done; }
@@ -137,18 +143,9 @@ pertask-1e-2 pertask 1e-2"
 PROBES=${PROBES:-$DEFAULT_PROBES}
 
 probe_run() {  # name method lr settings...
-  local name=$1 method=$2 lr=$3; shift 3
-  local dir=$RUNS/probes/$name/seed0 sets=()
-  [ -f "$dir/$method/results.json" ] && return 0
+  local name=$1 method=$2 lr=$3 sets=(); shift 3
   for kv in "$@"; do sets+=(--set "$kv"); done
-  mkdir -p "$dir"
-  local how=(--overwrite)
-  [ -f "$dir/config.json" ] && how=(--resume "$dir")
-  # shellcheck disable=SC2046
-  OMP_NUM_THREADS=1 "$R" run --model "$MODEL" $(tasks_of core5) --method "$method" --out "$dir" \
-    "${how[@]}" "${common[@]}" --set run.seed=0 "${rank_eval[@]}" --set "optim.lr=$lr" "${sets[@]}" "${extra[@]}" \
-    > "$dir/table.txt" 2>> "$dir/log.txt"
-  echo "$(date +%T) probe $name rc=$?"
+  run_into "$RUNS/probes/$name/seed0" "$method" core5 0 "probe $name" "${rank_eval[@]}" --set "optim.lr=$lr" "${sets[@]}"
 }
 
 phase_probe() {

@@ -222,10 +222,10 @@ def probes_table(root):
         sets = ", ".join(f"{k}={mcfg[k]}" for k in ("rank_rule", "ratio", "non_target", "feature_layers") if k in mcfg) or "defaults"
         a = r["matrix"]
         gain = sum(a[i + 1][i] - a[0][i] for i in range(len(a) - 1)) / (len(a) - 1)
-        met = r["metrics"]
-        lines.append(f"| {name} | {r['method']} | {cfg['optim']['lr']:g} | {sets} | {100 * met['AA']:.1f} | "
-                     f"{100 * met['BWT']:.1f} | {100 * met['forgetting']:.1f} | {100 * gain:.1f} | "
-                     f"{general_change(r):.3f} |")
+        v = values(r)
+        lines.append(f"| {name} | {r['method']} | {cfg['optim']['lr']:g} | {sets} | {100 * v['AA']:.1f} | "
+                     f"{100 * v['BWT']:.1f} | {100 * v['forgetting']:.1f} | {100 * gain:.1f} | "
+                     f"{v['general_change']:.3f} |")
     return "\n".join(lines)
 
 
