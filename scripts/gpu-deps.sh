@@ -12,8 +12,9 @@ for f in .deps/debs/*.deb; do dpkg -x "$f" .deps/root; done
 rm -rf .deps/root/usr/share/doc .deps/root/usr/share/man
 echo ".deps/root ready: $(du -sh .deps/root | cut -f1)"
 
-# `gpu-deps.sh --portable DIR`: also a build-only copy in DIR (what a GPU call carries): no googletest
-# sources, no static libraries, and Debian's lib*.so links to /lib/... replaced by the files they name.
+# `gpu-deps.sh --portable DIR [--tests]`: also a build-only copy in DIR (what a GPU call carries): no
+# googletest sources (kept with --tests, for scripts/gpu-parity.sh), no static libraries, and Debian's
+# lib*.so links to /lib/... replaced by the files they name.
 if [ "${1:-}" = "--portable" ]; then
   dir=${2:?"gpu-deps.sh --portable DIR: DIR missing"}
   rm -rf "$dir" && mkdir -p "$dir"
@@ -22,7 +23,7 @@ if [ "${1:-}" = "--portable" ]; then
     cp -L ".deps/root$(readlink "$link")" "$link.tmp" && mv "$link.tmp" "$link"
   done
   [ -d .deps/root/lib/x86_64-linux-gnu ] && cp -a .deps/root/lib/x86_64-linux-gnu/. "$dir/usr/lib/x86_64-linux-gnu/"
-  rm -rf "$dir/usr/src"
+  [ "${3:-}" = "--tests" ] || rm -rf "$dir/usr/src"
   find "$dir" -name '*.a' -delete
   echo "$dir ready: $(du -sh "$dir" | cut -f1)"
 fi

@@ -3,6 +3,9 @@
 // method's results; OUT/summary.json and a table on stdout compare them, and OUT/report.html shows
 // them (eval/report.h).
 //
+// --jobs N trains N methods at once, each in a child process (core/child_jobs.h) with the CPU
+// threads split between them; the parent writes summary.json and the report when all have ended.
+//
 // --resume [DIR] continues an interrupted run: methods with a results.json are done; the others go
 // on from their latest resume point (train/resume.h). With only --resume DIR, the model, tasks,
 // methods and settings come from DIR/config.json.
@@ -11,6 +14,7 @@
 // (counted over all methods), as an interrupted run; tests use it to check --resume.
 #include "commands.h"
 
+#include "retain/core/child_jobs.h"
 #include "retain/core/files.h"
 #include "retain/core/toml.h"
 #include "retain/data/task.h"
@@ -22,6 +26,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +56,7 @@ struct RunOptions {
   bool overwrite = false;
   bool save_checkpoints = false;
   std::optional<std::string> resume;  // "" = --resume without a folder: the --out folder
+  int64_t jobs = 1;                    // methods trained at once, each in its own process
 };
 
 /// Fills what --resume DIR alone leaves out from DIR/config.json; returns the saved config sections.
@@ -174,27 +180,65 @@ void run_run(RunOptions o) {
 
   int64_t kill_after = 0, steps = 0;
   if (const char* env = std::getenv("RETAIN_TEST_KILL_AFTER_STEPS")) kill_after = std::atoll(env);
-  std::vector<MethodResults> all;
-  for (const auto& method : o.methods) {
-    if (resuming && fs::exists(out / method / "results.json")) {
-      std::cerr << "retain run: " << method << " already finished in " << (out / method).string() << '\n';
-      all.push_back(read_results_json(out / method / "results.json"));
-      continue;
-    }
-    std::map<std::string, int64_t> index;
-    for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
+  std::map<std::string, int64_t> index;
+  for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
+  auto train_method = [&](const std::string& method) {
     MethodRunOptions options;
     options.resume = resuming;
-    options.progress = [&](const Task& task, const StepInfo& info) {
+    options.progress = [&, method](const Task& task, const StepInfo& info) {
       print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
       if (kill_after > 0 && ++steps >= kill_after) std::raise(SIGKILL);
     };
-    if (sweep) {
-      all.push_back(sweep_method(method, o.model, tasks, dev_sources, config, *sweep, out, options));
-      std::cerr << fmt::format("retain run: {} chose {} = {} on the dev split\n", method, sweep->key,
-                               all.back().sweep->at("chosen").get<std::string>());
+    if (!sweep) return run_method(method, o.model, tasks, config, out, options);
+    auto chosen = sweep_method(method, o.model, tasks, dev_sources, config, *sweep, out, options);
+    std::cerr << fmt::format("retain run: {} chose {} = {} on the dev split\n", method, sweep->key,
+                             chosen.sweep->at("chosen").get<std::string>());
+    return chosen;
+  };
+  std::vector<std::string> to_train;
+  for (const auto& method : o.methods) {
+    if (resuming && fs::exists(out / method / "results.json")) {
+      std::cerr << "retain run: " << method << " already finished in " << (out / method).string() << '\n';
     } else {
-      all.push_back(run_method(method, o.model, tasks, config, out, options));
+      to_train.push_back(method);
+    }
+  }
+  std::vector<MethodResults> all;
+  const bool in_children = o.jobs > 1 && to_train.size() > 1;
+  if (in_children) {
+    // One child process per method, o.jobs at a time, the CPU threads split between them; each
+    // writes its own folder and log, and the parent reads the results back when all are done.
+    const int threads = std::max(1, at::get_num_threads() / static_cast<int>(o.jobs));
+    std::vector<ChildJob> jobs;
+    for (const auto& method : to_train) {
+      fs::create_directories(out / method);
+      jobs.push_back({method, out / method / "log.txt", [&, method] {
+                        at::set_num_threads(threads);
+                        train_method(method);
+                      }});
+    }
+    std::cerr << fmt::format("retain run: {} methods, {} at a time ({} CPU thread{} each); logs in {}/<method>/log.txt\n",
+                             to_train.size(), o.jobs, threads, threads == 1 ? "" : "s", out.string());
+    const auto ended = run_child_jobs(jobs, static_cast<int>(o.jobs), [&](const ChildJobResult& r) {
+      if (r.exit_status == 0) {
+        std::cerr << fmt::format("retain run: {} finished in {:.0f} s\n", r.name, r.seconds);
+      } else {
+        std::cerr << fmt::format("retain run: {} failed (exit status {}) after {:.0f} s; the end of {}:\n{}", r.name,
+                                 r.exit_status, r.seconds, r.log.string(), log_tail(r.log, 8));
+      }
+    }, "run");
+    std::vector<std::string> failed;  // in the run's order of methods
+    for (const auto& r : ended)
+      if (r.exit_status != 0) failed.push_back(r.name);
+    RETAIN_CHECK(failed.empty(), "run", "{} of {} methods failed ({}); their logs are in {}/<method>/log.txt; "
+                 "--resume continues the run", failed.size(), to_train.size(), fmt::join(failed, ", "), out.string());
+  }
+  for (const auto& method : o.methods) {
+    const bool done_before = std::find(to_train.begin(), to_train.end(), method) == to_train.end();
+    if (done_before || in_children) {
+      all.push_back(read_results_json(out / method / "results.json"));
+    } else {
+      all.push_back(train_method(method));
     }
     write_summary(out / "summary.json", all);
   }
@@ -225,6 +269,10 @@ void register_run(CLI::App& app) {
   command->add_option("--seed", o->seed, "run.seed");
   command->add_option("--device", o->device, "run.device: cpu | cuda");
   command->add_flag("--overwrite", o->overwrite, "Replace a different run already in --out");
+  command->add_option("--jobs", o->jobs,
+                      "Methods trained at once, each in its own process with the CPU threads split between them "
+                      "(default 1); each method's output goes to OUT/<method>/log.txt")
+      ->check(CLI::PositiveNumber);
   command->add_flag("--save-checkpoints", o->save_checkpoints,
                     "run.save_checkpoints: after task k, <out>/<method>/checkpoints/task_<k>/");
   command->add_option("--resume", o->resume,

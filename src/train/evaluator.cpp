@@ -5,8 +5,8 @@
 #include "retain/eval/results.h"
 #include "retain/eval/scoring.h"
 #include "retain/model/generation.h"
-#include "retain/train/batch_forward.h"
-#include "retain/train/loss.h"
+
+#include <algorithm>
 
 namespace retain {
 
@@ -41,41 +41,6 @@ std::vector<std::string> generate_answers(CausalLM& model, const Tokenizer& toke
   return answers;
 }
 
-// The answer positions of each row: position p predicts token p + 1, so a row's scored positions are
-// those p with labels[p + 1] != kIgnoreIndex. Padded to the row with the most (index 0, weight 0).
-struct AnswerPositions {
-  at::Tensor positions;  // (R, K) int64
-  at::Tensor targets;    // (R, K) int64: the token each position must predict (0 on padding)
-  at::Tensor weights;    // (R, K) float: 1 on real answer positions
-};
-
-AnswerPositions answer_positions(const Batch& batch) {
-  const auto labels = batch.labels.narrow(1, 1, batch.labels.size(1) - 1).contiguous();  // (R, T − 1)
-  const int64_t rows = labels.size(0), width = labels.size(1);
-  const auto* l = labels.data_ptr<int64_t>();
-  std::vector<std::vector<int64_t>> pos(rows);
-  int64_t k = 1;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t p = 0; p < width; ++p)
-      if (l[r * width + p] != kIgnoreIndex) pos[r].push_back(p);
-    k = std::max<int64_t>(k, static_cast<int64_t>(pos[r].size()));
-  }
-  AnswerPositions a;
-  a.positions = at::zeros({rows, k}, at::kLong);
-  a.targets = at::zeros({rows, k}, at::kLong);
-  a.weights = at::zeros({rows, k}, at::kFloat);
-  auto* pp = a.positions.data_ptr<int64_t>();
-  auto* tp = a.targets.data_ptr<int64_t>();
-  auto* wp = a.weights.data_ptr<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (size_t i = 0; i < pos[r].size(); ++i) {
-      pp[r * k + static_cast<int64_t>(i)] = pos[r][i];
-      tp[r * k + static_cast<int64_t>(i)] = l[r * width + pos[r][i]];
-      wp[r * k + static_cast<int64_t>(i)] = 1;
-    }
-  return a;
-}
-
 }  // namespace
 
 at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const Task& task,
@@ -83,8 +48,10 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
   RETAIN_CHECK(task.type == TaskType::Classification && !task.labels.empty(), "eval",
                "task \"{}\": rank scoring needs a classification task with labels", task.name);
   RETAIN_CHECK(batch_size >= 1, "eval", "eval.batch_size must be at least 1, got {}", batch_size);
-  const auto device = model->model->embed_tokens->weight.device();
-  const int64_t pad = model->config.pad_token_id.value_or(0);
+  const auto& config = model->config;
+  const auto options = model->model->embed_tokens->weight.options();
+  const auto device = options.device();
+  const int64_t pad = config.pad_token_id.value_or(0);
   const int64_t labels = static_cast<int64_t>(task.labels.size()), n = static_cast<int64_t>(examples.size());
   torch::NoGradGuard no_grad;
   // The prompt does not depend on the label, nor the target on the example: each is encoded once.
@@ -93,28 +60,86 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
   std::vector<at::Tensor> parts;
   for (int64_t first = 0; first < n; first += batch_size) {
     const int64_t count = std::min(batch_size, n - first);
-    std::vector<TokenizedExample> rows;  // example-major: rows [e·L, (e + 1)·L) are example e's labels
+    // rows[l][e]: example e's candidate row for label l, exactly as training assembles it.
+    std::vector<std::vector<TokenizedExample>> rows(labels);
     for (int64_t e = first; e < first + count; ++e) {
       const std::string prompt = format_prompt(task, examples[e]);
       const auto prefix = tokenize.add_special_tokens ? special_prefix(tokenizer, prompt) : std::vector<int64_t>{};
       const auto body = tokenizer.encode(prompt, false);
-      for (int64_t l = 0; l < labels; ++l) rows.push_back(assemble_example(prefix, body, targets[l], tokenize));
+      for (int64_t l = 0; l < labels; ++l) rows[l].push_back(assemble_example(prefix, body, targets[l], tokenize));
     }
-    std::vector<int64_t> order(rows.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
-    const Batch batch = collate(rows, order, pad);
-    const AnswerPositions answers = answer_positions(batch);
-    ForwardInput in = forward_input(batch, device);
-    // A routed model (asr, seta) routes on the prompt alone: every candidate row gets the prompt's route.
-    in.route_mask = in.attention_mask * batch.labels.to(device).eq(kIgnoreIndex);
-    const auto hidden = model->hidden_states(in);  // (R, T, H)
-    const auto positions = answers.positions.to(device);
-    const auto at_answers = hidden.gather(1, positions.unsqueeze(-1).expand({-1, -1, hidden.size(-1)}));  // (R, K, H)
-    auto logits = model->logits(at_answers);  // (R, K, V), at least float32 for the softmax
-    if (logits.scalar_type() != at::kDouble) logits = logits.to(at::kFloat);
-    const auto logp = at::log_softmax(logits, -1);
-    const auto picked = logp.gather(-1, answers.targets.to(device).unsqueeze(-1)).squeeze(-1);          // (R, K)
-    parts.push_back((picked * answers.weights.to(device)).sum(-1).view({count, labels}).to(at::kDouble));
+    // A row's prompt part depends on its label only through truncation (a longer answer leaves less
+    // room): labels whose prompt parts agree on every example of the batch share one prefill, so
+    // without truncation the batch's prompts run once and each label adds its answer tokens alone.
+    const auto prompt_of = [](const TokenizedExample& r) {
+      return std::vector<int64_t>(r.ids.begin(), r.ids.begin() + r.prompt_length);
+    };
+    std::vector<std::vector<int64_t>> groups;
+    for (int64_t l = 0; l < labels; ++l) {
+      auto same_prompts = [&](int64_t other) {
+        for (int64_t e = 0; e < count; ++e)
+          if (prompt_of(rows[l][e]) != prompt_of(rows[other][e])) return false;
+        return true;
+      };
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return same_prompts(g.front()); });
+      if (it == groups.end()) groups.push_back({l});
+      else it->push_back(l);
+    }
+    auto scores = at::zeros({count, labels}, options.dtype(at::kDouble));
+    for (const auto& group : groups) {
+      // Prefill: the prompts left-padded, into a cache with room for the group's longest answer.
+      int64_t width = 0, longest = 1;
+      for (int64_t e = 0; e < count; ++e) width = std::max(width, rows[group.front()][e].prompt_length);
+      for (int64_t l : group)
+        for (int64_t e = 0; e < count; ++e) {
+          const auto& r = rows[l][e];
+          longest = std::max<int64_t>(longest, static_cast<int64_t>(r.ids.size()) - r.prompt_length);
+        }
+      auto ids = at::full({count, width}, pad, at::kLong);
+      auto mask = at::zeros({count, width + longest - 1}, at::kLong);
+      auto* ip = ids.data_ptr<int64_t>();
+      auto* mp = mask.data_ptr<int64_t>();
+      for (int64_t e = 0; e < count; ++e) {
+        const auto& r = rows[group.front()][e];
+        const int64_t offset = width - r.prompt_length;
+        std::copy(r.ids.begin(), r.ids.begin() + r.prompt_length, ip + e * width + offset);
+        std::fill(mp + e * mask.size(1) + offset, mp + e * mask.size(1) + width, 1);
+      }
+      mask = mask.to(device);
+      KVCache cache(config.num_hidden_layers, count, config.num_key_value_heads, width + longest - 1, config.head_dim,
+                    options);
+      // A routed model (asr, seta) routes in this prefill, on the prompt alone; the answer tokens
+      // below are decode steps and keep each row's route.
+      auto last = model->logits(model->hidden_states({ids.to(device), mask.narrow(1, 0, width), {}, &cache}).select(1, -1));
+      if (last.scalar_type() != at::kDouble) last = last.to(at::kFloat);
+      const auto first_logp = at::log_softmax(last, -1);  // (count, V): predicts each answer's first token
+      for (int64_t l : group) {
+        // The answer (target + eos) is the same for every example: truncation cuts it only when it
+        // leaves no room for one prompt token, and then to the same length for every prompt.
+        const auto& r0 = rows[l][0];
+        const std::vector<int64_t> answer(r0.ids.begin() + r0.prompt_length, r0.ids.end());
+        for (int64_t e = 1; e < count; ++e) {
+          const auto& r = rows[l][e];
+          RETAIN_CHECK(std::equal(answer.begin(), answer.end(), r.ids.begin() + r.prompt_length, r.ids.end()), "eval",
+                       "task \"{}\": label \"{}\" is truncated differently in two examples (internal)", task.name,
+                       task.labels[l]);
+        }
+        const int64_t a = static_cast<int64_t>(answer.size());
+        auto answer_ids = at::tensor(answer, at::kLong).to(device);
+        auto score = first_logp.select(1, answer[0]).to(at::kDouble);
+        if (a > 1) {
+          cache.length = width;  // back to the prompts: the previous label's answer is overwritten
+          mask.narrow(1, width, a - 1).fill_(1);
+          const auto input = answer_ids.narrow(0, 0, a - 1).unsqueeze(0).expand({count, a - 1}).contiguous();
+          auto logits = model->logits(model->hidden_states({input, mask.narrow(1, 0, width + a - 1), {}, &cache}));
+          if (logits.scalar_type() != at::kDouble) logits = logits.to(at::kFloat);
+          const auto next = answer_ids.narrow(0, 1, a - 1).view({1, a - 1, 1}).expand({count, a - 1, 1});
+          score = score + at::log_softmax(logits, -1).gather(-1, next).squeeze(-1).to(at::kDouble).sum(-1);
+        }
+        scores.select(1, l).copy_(score);
+      }
+    }
+    parts.push_back(scores);
   }
   return at::cat(parts).to(at::kCPU);  // one device → host copy per call
 }

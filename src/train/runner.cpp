@@ -288,6 +288,9 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   const auto resume_dir = method_dir / "resume";
   const auto task_point_path = resume_dir / "task.safetensors", step_point_path = resume_dir / "step.safetensors";
   const auto metrics_path = method_dir / "metrics.jsonl";
+  // The rows scored so far, rewritten after every stage: a run cut short (a time limit, a lost
+  // machine) still reports its first tasks. Removed once results.json is written.
+  const auto progress_path = method_dir / "progress.json";
   fs::create_directories(method_dir);
 
   // What to continue from: the state after the last completed task, and a mid-task point of the next.
@@ -309,6 +312,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   if (!task_point) {  // a fresh start: nothing from an earlier attempt survives
     remove_tree(resume_dir);
     fs::remove(metrics_path);
+    fs::remove(progress_path);
   }
   const json& restored = task_point ? task_point->progress : json::object();
   if (step_point) fs::resize_file(metrics_path, step_point->progress.at("metrics_bytes").get<uint64_t>());
@@ -357,6 +361,9 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                 {"metrics_bytes", file_size_or_zero(metrics_path)},
                 {"config", results.config}};
   };
+  auto write_progress = [&](int64_t tasks_done) {
+    write_file_atomic(progress_path, progress_record(tasks_done).dump(2) + "\n", "run");
+  };
   auto save_task_point = [&](int64_t tasks_done) {
     if (!config.run.resumable) return;
     ResumePoint point;
@@ -390,6 +397,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     if (method->is_oracle()) method->select_task(run, T - 1);
   } else {
     score_all(0);
+    write_progress(0);
     save_task_point(0);
   }
   for (int64_t t = first_task; t < T; ++t) {
@@ -437,6 +445,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     for (auto& p : method->trainable(ctx)) count += p.numel();
     trainable = std::max(trainable, count);
     score_all(t + 1);
+    write_progress(t + 1);
     if (t + 1 < T) save_task_point(t + 1);
   }
   results.trainable_params = trainable;
@@ -458,6 +467,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   results.seconds = elapsed();
   write_method_outputs(out_dir, results);
   remove_tree(resume_dir);
+  fs::remove(progress_path);
   return results;
 }
 

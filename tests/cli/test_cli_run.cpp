@@ -186,12 +186,18 @@ TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
                                     "run.checkpoint_every_steps=1"};
   };
   ASSERT_EQ(run(args("whole")).code, 0);
-  // 6 examples, batch 2: 3 steps per task, 6 per method; killed at step 9 = inclora's task 2, step 1.
+  // 6 examples, batch 2: 3 steps per task, 6 per method; killed at step 9 = inclora's task 1, step 3.
   const auto killed = run(args("cut"), "RETAIN_TEST_KILL_AFTER_STEPS=9 ");
   ASSERT_EQ(killed.code, 128 + SIGKILL) << killed.err;
   EXPECT_TRUE(fs::exists(dir / "cut" / "seqft" / "results.json"));
   EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "results.json"));
   EXPECT_TRUE(fs::exists(dir / "cut" / "inclora" / "resume" / "step.safetensors"));
+  // The cut method's rows so far (killed in its first task: row 0 alone); none left by a finished one.
+  const auto progress = json::parse(retain::read_file(dir / "cut" / "inclora" / "progress.json"));
+  EXPECT_EQ(progress["tasks_done"], 0);
+  ASSERT_EQ(progress["matrix"].size(), 1u);
+  EXPECT_EQ(progress["matrix"][0], json::parse(retain::read_file(dir / "whole" / "inclora" / "results.json"))["matrix"][0]);
+  EXPECT_FALSE(fs::exists(dir / "cut" / "seqft" / "progress.json"));
   const auto resumed = run({"run", "--resume", (dir / "cut").string()});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_MSG(resumed.err, "seqft already finished");
@@ -201,10 +207,57 @@ TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
     EXPECT_EQ(cut["matrix"], whole["matrix"]) << method;
     EXPECT_EQ(cut["metrics"], whole["metrics"]) << method;
   }
+  EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "progress.json"));
   EXPECT_EQ(json::parse(retain::read_file(dir / "cut" / "summary.json")),
             json::parse(retain::read_file(dir / "whole" / "summary.json")));
   // --resume of a folder without a run is an error naming it.
   expect_error(run({"run", "--resume", (dir / "nothing").string()}), {"nothing", "config.json"});
+}
+
+// --jobs 2: each method in its own child process, one CPU thread each. The results equal a
+// sequential run's on one thread bit for bit (nothing is shared between the processes); each
+// method's output is in its log; a killed child is reported by name and --resume finishes the run.
+TEST(CliRun, JobsTrainMethodsInChildProcessesWithTheSequentialResults) {
+  const auto dir = temp_dir("cli_run_jobs");
+  const auto a = make_task(dir, "colors", {"red", "blue", "green"}, 2),
+             b = make_task(dir, "animals", {"cat", "dog", "cow"}, 2);
+  auto args = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> v{"run", "--model", kTinyModel.string(), "--task", a.string(), "--task", b.string(),
+                               "--method", "seqft", "--method", "inclora", "--method", "asr", "--out",
+                               (dir / out).string(), "--lr", "1e-2", "--batch-size", "2", "--set",
+                               "eval.scoring=rank", "--set", "run.checkpoint_every_steps=1", "--set",
+                               "method.asr.expansion_dim=64"};
+    v.insert(v.end(), extra.begin(), extra.end());
+    return v;
+  };
+  const auto alone = run(args("alone", {}), "OMP_NUM_THREADS=1 ");
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  const auto jobs = run(args("jobs", {"--jobs", "2"}), "OMP_NUM_THREADS=2 ");
+  ASSERT_EQ(jobs.code, 0) << jobs.err;
+  EXPECT_MSG(jobs.err, "3 methods, 2 at a time (1 CPU thread each)");
+  EXPECT_MSG(jobs.err, "inclora finished in");
+  for (const std::string method : {"seqft", "inclora", "asr"}) {
+    const auto one = json::parse(retain::read_file(dir / "alone" / method / "results.json"));
+    const auto two = json::parse(retain::read_file(dir / "jobs" / method / "results.json"));
+    EXPECT_EQ(two["matrix"], one["matrix"]) << method;
+    EXPECT_EQ(two["metrics"], one["metrics"]) << method;
+    EXPECT_MSG(retain::read_file(dir / "jobs" / method / "log.txt"), method + " | task 2/2 animals");
+  }
+  EXPECT_EQ(json::parse(retain::read_file(dir / "jobs" / "summary.json"))["methods"].size(), 3u);
+  EXPECT_TRUE(fs::exists(dir / "jobs" / "report.html"));
+  // Every child killed at its own step 4 (task 2): the run fails naming them, and resumes.
+  const auto killed = run(args("cut", {"--jobs", "2"}), "OMP_NUM_THREADS=2 RETAIN_TEST_KILL_AFTER_STEPS=4 ");
+  EXPECT_NE(killed.code, 0);
+  expect_error(killed, {"3 of 3 methods failed", "seqft, inclora, asr", "--resume"});
+  EXPECT_MSG(killed.err, "seqft failed (exit status 137)");
+  EXPECT_FALSE(fs::exists(dir / "cut" / "seqft" / "results.json"));
+  const auto resumed = run({"run", "--resume", (dir / "cut").string(), "--jobs", "2"}, "OMP_NUM_THREADS=2 ");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  for (const std::string method : {"seqft", "inclora", "asr"}) {
+    const auto one = json::parse(retain::read_file(dir / "alone" / method / "results.json"));
+    const auto cut = json::parse(retain::read_file(dir / "cut" / method / "results.json"));
+    EXPECT_EQ(cut["matrix"], one["matrix"]) << method;
+  }
 }
 
 }  // namespace

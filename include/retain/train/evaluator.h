@@ -5,10 +5,12 @@
 // classification only, each label's " label" + eos scored by its summed log-likelihood after the
 // prompt and the best one taken (faster, never off-list). The report says which was used.
 //
-// Rank scoring is batched: eval.batch_size examples per forward, each with all its label
-// candidates as rows (examples × labels rows), the vocabulary projection taken only at the answer
-// positions, and the scores read back once per batch. A routed model routes every row on its prompt
-// alone, so all candidates of an example get the same route.
+// Rank scoring shares the prompt: eval.batch_size prompts run once, left-padded into a KV cache,
+// then each label's answer tokens run as decode steps from it (the cache rewound between labels),
+// the vocabulary projection taken only at the answer positions, the scores read back once per call.
+// A routed model routes in the prefill, on the prompt alone, so all candidates of an example get
+// the same route. Where truncation leaves a label (a longer answer) a different part of the prompt,
+// the labels that agree share a prefill: every score is that of the candidate's own row.
 #pragma once
 
 #include "retain/core/settings.h"
@@ -23,7 +25,7 @@ namespace retain {
 
 struct EvalSettings {
   std::string scoring = "generate";
-  int64_t batch_size = 16;
+  int64_t batch_size = 64;
   int64_t max_new_tokens = 16;
   int64_t max_examples = 0;  // 0: the whole test split
   std::string general_text = "auto";

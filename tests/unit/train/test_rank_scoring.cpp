@@ -1,13 +1,17 @@
-// Batched rank scoring (train/evaluator.h) against the oracle it replaced: one forward per label
-// candidate, the full (T, vocab) log-softmax, the answer tokens' log-probabilities summed. float64 on
-// the tiny fixture model, so the two differ only by summation order (1e-10 relative); the answers,
-// argmax of the scores, must then be identical. Also through a routed model (ASR), where every
-// candidate row must take its prompt's route.
+// Batched rank scoring (train/evaluator.h: the prompts run once, left-padded into a KV cache, then
+// each label's answer tokens as decode steps) against the oracle it replaced: one right-padded
+// forward per label candidate, the full (T, vocab) log-softmax, the answer tokens' log-probabilities
+// summed. float64 on the tiny fixture model, so the two differ only by summation order and padding
+// side (1e-10 relative); the answers, argmax of the scores, must then be identical. Also with prompts
+// truncated (each answer length keeps a different part of the prompt, so labels need their own
+// prefill) and through the routed models (ASR, SETA), where every candidate row must take its
+// prompt's route.
 #include "common/toy_run.h"
 #include "retain/data/prompt.h"
 #include "retain/train/evaluator.h"
 #include "retain/train/loss.h"
 #include "retain/train/methods/asr.h"
+#include "retain/train/methods/seta.h"
 #include "retain/train/runner.h"
 
 #include <gtest/gtest.h>
@@ -90,6 +94,53 @@ TEST(RankScoring, ARoutedModelRoutesEveryCandidateOnItsPrompt) {
     retain::train_task(asr, ctx, o);
   }
   asr.prepare_evaluation(run, 2);
+  std::vector<retain::Example> mixed = {{"say red", "red"}, {"say cat", "cat"}, {"say blue", "blue"}, {"say dog", "dog"}};
+  for (const auto& task : tasks) {
+    const auto reference = one_by_one(run.model, tok, task, mixed, run.tokenize);
+    const auto scores = retain::rank_label_scores(run.model, tok, task, mixed, run.tokenize, 4);
+    EXPECT_LT(relative_error(scores, reference), 1e-10) << task.name;
+  }
+}
+
+TEST(RankScoring, TruncatedPromptsKeepEachLabelsOwnPromptPart) {
+  // max_length 9: "dark purple" (3 answer tokens with eos) keeps fewer prompt tokens than "red", so
+  // the batch needs one prefill per answer length; at 4 the longest answer itself is cut.
+  const auto root = temp_dir("rank_truncated");
+  const auto task = labelled_task(root);
+  const auto tok = tiny_tokenizer();
+  auto run = make_run({task}, at::kDouble, tok);
+  for (int64_t max_length : {9, 5, 4}) {
+    SCOPED_TRACE(max_length);
+    run.tokenize.max_length = max_length;
+    const auto reference = one_by_one(run.model, tok, task, task.test, run.tokenize);
+    for (int64_t batch : {1, 5}) {
+      const auto scores = retain::rank_label_scores(run.model, tok, task, task.test, run.tokenize, batch);
+      EXPECT_LT(relative_error(scores, reference), 1e-10) << "batch " << batch;
+    }
+  }
+}
+
+TEST(RankScoring, SetasGateRoutesEveryCandidateOnItsPrompt) {
+  const auto root = temp_dir("rank_seta");
+  const auto tasks = two_toy_tasks(root, 2);
+  const auto tok = tiny_tokenizer();
+  auto run = make_run(tasks, at::kDouble, tok);
+  retain::SetaSettings settings;
+  settings.density = 0.2;
+  settings.gate_steps = 50;
+  settings.importance_samples = 4;
+  retain::SETA seta(settings);
+  seta.on_run_start(run);
+  retain::OptimizerSettings o;
+  o.lr = 5e-2;
+  o.batch_size = 2;
+  o.max_steps = 3;
+  for (int64_t t = 0; t < 2; ++t) {
+    retain::TaskContext ctx{run, t};
+    retain::train_task(seta, ctx, o);
+  }
+  seta.prepare_evaluation(run, 2);
+  ASSERT_NE(run.model->router, nullptr);
   std::vector<retain::Example> mixed = {{"say red", "red"}, {"say cat", "cat"}, {"say blue", "blue"}, {"say dog", "dog"}};
   for (const auto& task : tasks) {
     const auto reference = one_by_one(run.model, tok, task, mixed, run.tokenize);

@@ -1,0 +1,42 @@
+// retain/core/child_jobs.h — work run in forked child processes, a few at a time.
+//
+// `retain run --jobs N` trains N methods at once this way: separate processes, so that nothing a
+// method touches (libtorch's global random generator, its thread pool, the allocator) is shared with
+// another, and a run in jobs gives each method the same results as a run of that method alone with
+// the same thread count. Fork before the parent has started any thread (libtorch's pool included):
+// the child inherits only the forking thread.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace retain {
+
+namespace fs = std::filesystem;
+
+struct ChildJob {
+  std::string name;
+  fs::path log;                 // the child's stdout and stderr (created or truncated)
+  std::function<void()> work;   // runs in the child; an exception ends it with status 1
+};
+
+struct ChildJobResult {
+  std::string name;
+  fs::path log;
+  int exit_status = 0;  // 0 = success; 128 + N when killed by signal N
+  double seconds = 0;
+};
+
+/// Runs every job in its own child process, at most `parallel` at once, in order of the list;
+/// `on_done` (in the parent) is called as each ends. Returns the results in the jobs' order. Throws
+/// ("[component] ...") only when a process cannot be started; a failed job is a nonzero exit_status.
+std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, int parallel,
+                                           const std::function<void(const ChildJobResult&)>& on_done,
+                                           const std::string& component);
+
+/// The last `lines` lines of a log file ("" when it cannot be read), for error messages.
+std::string log_tail(const fs::path& log, int lines);
+
+}  // namespace retain
