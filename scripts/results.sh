@@ -188,6 +188,14 @@ phase_collect() {
     cp "$run/config.json" "$to/run-config.json"
     [ -f "$run/table.txt" ] && cp "$run/table.txt" "$to/"
   done
+  # Runs cut before their last task: the rows they scored (results_table.py --partial).
+  for f in "$RUNS"/*/*/seed*/*/progress.json; do
+    [ -f "$f" ] && [ ! -f "$(dirname "$f")/results.json" ] || continue
+    local mdir run
+    mdir=$(dirname "$f"); run=$(dirname "$mdir")
+    local to=$RESULTS/$(basename "$(dirname "$(dirname "$run")")")/$(basename "$(dirname "$run")")/$(basename "$run")
+    mkdir -p "$to" && cp "$f" "$to/"
+  done
   python3 scripts/results_table.py --results "$RESULTS" --summaries
 }
 

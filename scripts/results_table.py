@@ -12,6 +12,7 @@ the tasks seen; routing methods only) and the general-text LM loss change (the l
 minus the first, nats per token). The six orderings of issue 15 are judged on core5.
 """
 import argparse
+import glob
 import json
 import math
 import os
@@ -54,6 +55,34 @@ def load_runs(root):
                     fail(f"{path}: \"method\" is {r.get('method')!r}, expected {method!r} (its folder)")
                 runs.setdefault(suite, {}).setdefault(method, {})[int(seed_dir[4:])] = r
     return runs
+
+
+def partial_table(root):
+    """Runs cut before their last task: root/<suite>/<method>/seed<k>/progress.json (no results.json),
+    with what the rows scored so far show: tasks done, the mean accuracy over those tasks in the last
+    row, and the mean change of the earlier ones since just after their training."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(root, "*", "*", "seed*", "progress.json"))):
+        if os.path.exists(os.path.join(os.path.dirname(path), "results.json")):
+            continue
+        try:
+            with open(path) as f:
+                p = json.load(f)
+        except json.JSONDecodeError as e:
+            fail(f"{path}: not JSON ({e})")
+        done, m = p.get("tasks_done"), p.get("matrix")
+        if not isinstance(done, int) or not isinstance(m, list) or len(m) != done + 1:
+            fail(f"{path}: expected \"tasks_done\" k and k + 1 \"matrix\" rows")
+        suite, method, seed = path.split(os.sep)[-4:-1]
+        tasks = len(p.get("tasks", []))
+        last = m[done]
+        aa = sum(last[:done]) / done * 100 if done else float("nan")
+        bwt = (sum(last[i] - m[i + 1][i] for i in range(done - 1)) / (done - 1) * 100) if done > 1 else float("nan")
+        lines.append(f"| {suite} | {method} | {seed} | {done} / {tasks} | {aa:.1f} | {bwt:.1f} |")
+    if not lines:
+        return "no cut runs (progress.json without results.json)"
+    head = "| suite | method | seed | tasks done | accuracy so far (mean of tasks done) | BWT so far |\n|---|---|---|---|---|---|"
+    return head + "\n" + "\n".join(lines)
 
 
 def routing_min(r):
@@ -263,11 +292,15 @@ if __name__ == "__main__":
     ap.add_argument("--summaries", action="store_true", help="write <results>/<suite>/summary.json")
     ap.add_argument("--report-run", help="write a run folder of --suite/--seed for `retain report`")
     ap.add_argument("--probes", action="store_true", help="print the probes table (results/probes)")
+    ap.add_argument("--partial", action="store_true", help="print the runs cut before their last task (progress.json)")
     ap.add_argument("--suite", default="core5")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.probes:
         print(probes_table(args.results))
+        sys.exit(0)
+    if args.partial:
+        print(partial_table(args.results))
         sys.exit(0)
     results = load_runs(args.results)
     if not results:

@@ -11,7 +11,8 @@
 // methods and settings come from DIR/config.json.
 //
 // Test hook: RETAIN_TEST_KILL_AFTER_STEPS=N makes the process SIGKILL itself after N optimizer steps
-// (counted over all methods), as an interrupted run; tests use it to check --resume.
+// (counted over all methods; with --jobs, over each child's method), as an interrupted run; tests
+// use it to check --resume.
 #include "commands.h"
 
 #include "retain/core/child_jobs.h"
@@ -230,6 +231,11 @@ void run_run(RunOptions o) {
     std::vector<std::string> failed;  // in the run's order of methods
     for (const auto& r : ended)
       if (r.exit_status != 0) failed.push_back(r.name);
+    if (!failed.empty()) {  // the summary of the methods that did finish, as a sequential run leaves it
+      for (const auto& method : o.methods)
+        if (fs::exists(out / method / "results.json")) all.push_back(read_results_json(out / method / "results.json"));
+      if (!all.empty()) write_summary(out / "summary.json", all);
+    }
     RETAIN_CHECK(failed.empty(), "run", "{} of {} methods failed ({}); their logs are in {}/<method>/log.txt; "
                  "--resume continues the run", failed.size(), to_train.size(), fmt::join(failed, ", "), out.string());
   }
@@ -271,7 +277,8 @@ void register_run(CLI::App& app) {
   command->add_flag("--overwrite", o->overwrite, "Replace a different run already in --out");
   command->add_option("--jobs", o->jobs,
                       "Methods trained at once, each in its own process with the CPU threads split between them "
-                      "(default 1); each method's output goes to OUT/<method>/log.txt")
+                      "(default 1); each method's output goes to OUT/<method>/log.txt. Results equal a sequential "
+                      "run on that many threads per method; resume with the same --jobs")
       ->check(CLI::PositiveNumber);
   command->add_flag("--save-checkpoints", o->save_checkpoints,
                     "run.save_checkpoints: after task k, <out>/<method>/checkpoints/task_<k>/");

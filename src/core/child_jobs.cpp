@@ -3,6 +3,8 @@
 #include "retain/core/error.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +21,13 @@ namespace retain {
 
 namespace {
 
-[[noreturn]] void child_main(const ChildJob& job) {
-  const int fd = ::open(job.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+[[noreturn]] void child_main(const ChildJob& job, pid_t parent) {
+  // A child never outlives its parent (a killed `retain run` must not leave methods training into
+  // folders that a later --resume writes too).
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) std::_Exit(1);
+  // Appended: a resumed job's log keeps the interrupted attempt's lines.
+  const int fd = ::open(job.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     std::fprintf(stderr, "cannot open %s: %s\n", job.log.c_str(), std::strerror(errno));
     std::_Exit(1);
@@ -28,6 +35,7 @@ namespace {
   ::dup2(fd, STDOUT_FILENO);
   ::dup2(fd, STDERR_FILENO);
   ::close(fd);
+  std::cerr << "== job " << job.name << ", process " << ::getpid() << '\n';
   int status = 0;
   try {
     job.work();
@@ -53,34 +61,50 @@ std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, in
   using clock = std::chrono::steady_clock;
   std::vector<ChildJobResult> results(jobs.size());
   std::map<pid_t, std::pair<size_t, clock::time_point>> running;
+  // On any error in the parent, the children started so far are stopped and reaped before it throws.
+  auto stop_all = [&] {
+    for (const auto& [pid, job] : running) ::kill(pid, SIGTERM);
+    for (const auto& [pid, job] : running) {
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    running.clear();
+  };
+  const pid_t parent = ::getpid();
   size_t next = 0;
-  while (next < jobs.size() || !running.empty()) {
-    while (static_cast<int>(running.size()) < parallel && next < jobs.size()) {
-      std::cout.flush();
-      std::cerr.flush();
-      std::fflush(nullptr);  // nothing buffered may be written twice, by parent and child
-      const pid_t pid = ::fork();
-      RETAIN_CHECK(pid >= 0, component, "cannot start job \"{}\": fork failed: {}", jobs[next].name, std::strerror(errno));
-      if (pid == 0) child_main(jobs[next]);
-      running[pid] = {next, clock::now()};
-      ++next;
+  try {
+    while (next < jobs.size() || !running.empty()) {
+      while (static_cast<int>(running.size()) < parallel && next < jobs.size()) {
+        std::cout.flush();
+        std::cerr.flush();
+        std::fflush(nullptr);  // nothing buffered may be written twice, by parent and child
+        const pid_t pid = ::fork();
+        RETAIN_CHECK(pid >= 0, component, "cannot start job \"{}\": fork failed: {}", jobs[next].name, std::strerror(errno));
+        if (pid == 0) child_main(jobs[next], parent);
+        running[pid] = {next, clock::now()};
+        ++next;
+      }
+      int status = 0;
+      const pid_t pid = ::waitpid(-1, &status, 0);
+      if (pid < 0) {
+        RETAIN_CHECK(errno == EINTR, component, "waiting for the jobs failed: {}", std::strerror(errno));
+        continue;
+      }
+      auto it = running.find(pid);
+      if (it == running.end()) continue;  // not one of ours
+      const auto [index, started] = it->second;
+      running.erase(it);
+      ChildJobResult& r = results[index];
+      r.name = jobs[index].name;
+      r.log = jobs[index].log;
+      r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      r.seconds = std::chrono::duration<double>(clock::now() - started).count();
+      if (on_done) on_done(r);
     }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0) {
-      RETAIN_CHECK(errno == EINTR, component, "waiting for the jobs failed: {}", std::strerror(errno));
-      continue;
-    }
-    auto it = running.find(pid);
-    if (it == running.end()) continue;  // not one of ours
-    const auto [index, started] = it->second;
-    running.erase(it);
-    ChildJobResult& r = results[index];
-    r.name = jobs[index].name;
-    r.log = jobs[index].log;
-    r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    r.seconds = std::chrono::duration<double>(clock::now() - started).count();
-    if (on_done) on_done(r);
+  } catch (...) {
+    stop_all();
+    throw;
   }
   return results;
 }

@@ -55,7 +55,7 @@ struct BatchEngine::Row {
   std::shared_ptr<Sequence> seq;
   int64_t route = kRouteBase;
   int64_t last = 0;  // the token to feed next
-  at::Generator generator;
+  at::Generator generator = {};
   bool done = false;
 };
 

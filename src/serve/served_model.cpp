@@ -4,6 +4,7 @@
 #include "retain/model/loader.h"
 #include "retain/model/routed_lora.h"
 #include "retain/train/methods/asr.h"
+#include "retain/train/methods/seta.h"
 #include "retain/train/prompt_features.h"
 
 #include <algorithm>
@@ -38,7 +39,7 @@ fs::path resolve_checkpoint(const fs::path& checkpoint) {
   RETAIN_CHECK(fs::is_directory(checkpoint), kComponent, "--checkpoint {}: no such folder", checkpoint.string());
   auto kind_of = [](const fs::path& dir) -> std::string {
     if (fs::exists(dir / "router.safetensors")) return "asr";
-    if (fs::exists(dir / "gate.safetensors") || fs::exists(dir / "experts.json")) return "seta";
+    if (fs::exists(dir / "experts.json")) return "seta";
     if (fs::exists(dir / "config.json")) return "model";
     return "";
   };
@@ -56,13 +57,11 @@ fs::path resolve_checkpoint(const fs::path& checkpoint) {
     dir = checkpoint / "checkpoints" / ("task_" + std::to_string(best));
   }
   const std::string kind = kind_of(dir);
-  RETAIN_CHECK(kind == "asr", kComponent,
+  RETAIN_CHECK(kind == "asr" || kind == "seta", kComponent,
                "--checkpoint {}: {}; retain serve routes asr checkpoints (router.safetensors and one adapter per "
-               "task, from `retain run --save-checkpoints`); serve a full model folder (osft, seqft, ...) with --model",
-               dir.string(),
-               kind == "seta"    ? "a seta checkpoint (experts and gate): serving seta is not supported yet"
-               : kind == "model" ? "a full model folder"
-                                 : "neither an asr checkpoint nor a method's run folder");
+               "task) and seta checkpoints (experts.json, experts and gate), from `retain run --save-checkpoints`; "
+               "serve a full model folder (osft, seqft, ...) with --model",
+               dir.string(), kind == "model" ? "a full model folder" : "neither a routed checkpoint nor a method's run folder");
   return dir;
 }
 
@@ -96,44 +95,74 @@ std::unique_ptr<ServedModel> ServedModel::load(const ServedModelOptions& o) {
   if (s->eos_token.empty() && !s->generation.eos_token_ids.empty())
     s->eos_token = s->tokenizer.id_to_token(s->generation.eos_token_ids.front());
 
-  if (!o.checkpoint.empty()) {
-    const fs::path dir = resolve_checkpoint(o.checkpoint);
+  if (o.checkpoint.empty()) return s;
+  const fs::path dir = resolve_checkpoint(o.checkpoint);
+  ServedModel* self = s.get();
+  // The choice of one row: the router's (scores over the columns, column_task[c] the route of column
+  // c) for kRouteAuto, else the route the request named.
+  auto choose = [self](int64_t asked, const at::Tensor& scores, const std::vector<int64_t>& column_task,
+                       const std::vector<std::string>& column_name) {
+    RouteChoice c;
+    if (asked == kRouteAuto) {
+      const int64_t column = scores.argmax().item<int64_t>();
+      c.route = column_task[column];
+      c.name = column_name[column];
+      c.routed_by = "router";
+      c.score = scores[column].item<double>();
+    } else {
+      c.route = asked;
+      c.name = asked == kRouteBase ? "base" : self->tasks[asked];
+      c.routed_by = "request";
+    }
+    return c;
+  };
+  auto route_rows = [self, choose](const at::Tensor& scores, const std::vector<int64_t>& column_task,
+                                   const std::vector<std::string>& column_name) {
+    const int64_t rows = scores.size(0);
+    RETAIN_CHECK(static_cast<int64_t>(self->requested_.size()) == rows, kComponent,
+                 "a prefill of {} rows, but {} routes were prepared", rows, self->requested_.size());
+    self->choices_.clear();
+    std::vector<int64_t> routes;
+    for (int64_t r = 0; r < rows; ++r) {
+      self->choices_.push_back(choose(self->requested_[r], scores[r], column_task, column_name));
+      routes.push_back(self->choices_.back().route);
+    }
+    self->apply_routes(routes);
+  };
+  if (fs::exists(dir / "router.safetensors")) {
     s->router_ = load_asr_checkpoint(s->model, dir);
     s->kind = "asr";
     for (const auto& c : s->router_->classes)
       if (c != AsrRouter::kGeneralClass) s->tasks.push_back(c);
+    std::vector<int64_t> column_task;
+    std::vector<std::string> column_name;
+    int64_t t = 0;
+    for (const auto& c : s->router_->classes) {
+      column_task.push_back(c == AsrRouter::kGeneralClass ? kRouteBase : t++);
+      column_name.push_back(c == AsrRouter::kGeneralClass ? "base" : c);
+    }
     // Our own prompt router: the checkpoint's, plus routes a request names itself and the scores.
-    ServedModel* self = s.get();
     s->model->router = std::make_shared<PooledPromptRouter>(
-        s->model->model->norm, s->router_->feature_layers, [self](const at::Tensor& features) {
+        s->model->model->norm, s->router_->feature_layers, [self, route_rows, column_task, column_name](const at::Tensor& features) {
           auto& router = *self->router_;
-          const auto scores = router.expand(features.to(router.expansion.scalar_type())).matmul(router.rls.weights()).to(at::kCPU, at::kDouble);
-          const int64_t rows = scores.size(0);
-          RETAIN_CHECK(static_cast<int64_t>(self->requested_.size()) == rows, kComponent,
-                       "a prefill of {} rows, but {} routes were prepared", rows, self->requested_.size());
-          std::vector<int64_t> column_task;
-          int64_t t = 0;
-          for (const auto& c : router.classes) column_task.push_back(c == AsrRouter::kGeneralClass ? kRouteBase : t++);
-          self->choices_.clear();
-          std::vector<int64_t> routes;
-          for (int64_t r = 0; r < rows; ++r) {
-            RouteChoice c;
-            const int64_t asked = self->requested_[r];
-            if (asked == kRouteAuto) {
-              const int64_t column = scores[r].argmax().item<int64_t>();
-              c.route = column_task[column];
-              c.name = c.route == kRouteBase ? "base" : router.classes[column];
-              c.routed_by = "router";
-              c.score = scores[r][column].item<double>();
-            } else {
-              c.route = asked;
-              c.name = asked == kRouteBase ? "base" : self->tasks[asked];
-              c.routed_by = "request";
-            }
-            routes.push_back(c.route);
-            self->choices_.push_back(std::move(c));
-          }
-          set_routes(self->model, at::tensor(routes, at::kLong).to(features.device()));
+          route_rows(router.expand(features.to(router.expansion.scalar_type())).matmul(router.rls.weights()).to(at::kCPU, at::kDouble),
+                     column_task, column_name);
+        });
+  } else {
+    s->seta_ = std::make_shared<SetaCheckpoint>(load_seta_checkpoint(s->model, dir));
+    RETAIN_CHECK(s->seta_->top_k == 1, kComponent,
+                 "--checkpoint {}: trained with method.seta.top_k = {}; retain serve routes each request to one task "
+                 "(top_k = 1)", dir.string(), s->seta_->top_k);
+    s->kind = "seta";
+    s->tasks = s->seta_->tasks;
+    std::vector<int64_t> column_task;
+    for (int64_t t = 0; t < static_cast<int64_t>(s->tasks.size()); ++t) column_task.push_back(t);
+    // The gate's probabilities over the tasks; the top one routes an "auto" request (top-1, as SETA's
+    // own inference).
+    s->model->router = std::make_shared<PooledPromptRouter>(
+        s->model->model->norm, s->seta_->feature_layers, [self, route_rows, column_task](const at::Tensor& features) {
+          route_rows(at::softmax(self->seta_->gate->logits(features), -1).to(at::kCPU, at::kDouble), column_task,
+                     self->tasks);
         });
   }
   return s;
@@ -156,7 +185,7 @@ std::optional<int64_t> ServedModel::resolve(const std::string& id) const {
 void ServedModel::prepare_prefill(const std::vector<int64_t>& requested) {
   requested_ = requested;
   choices_.clear();
-  if (!router_) {
+  if (!routed()) {
     for (size_t r = 0; r < requested.size(); ++r) {
       RouteChoice c;
       c.name = "model";
@@ -172,8 +201,13 @@ std::vector<RouteChoice> ServedModel::take_choices() {
 }
 
 void ServedModel::set_decode_routes(const std::vector<int64_t>& routes) {
-  if (!router_) return;
-  set_routes(model, at::tensor(routes, at::kLong).to(model->model->embed_tokens->weight.device()));
+  if (routed()) apply_routes(routes);
+}
+
+void ServedModel::apply_routes(const std::vector<int64_t>& routes) {
+  const auto t = at::tensor(routes, at::kLong).to(model->model->embed_tokens->weight.device());
+  if (router_) set_routes(model, t);  // model/routed_lora.h: kRouteBase (−1) is the base model
+  if (seta_) seta_->set_routes(t);    // −1: no expert
 }
 
 }  // namespace retain::serve

@@ -66,7 +66,12 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
       const std::string prompt = format_prompt(task, examples[e]);
       const auto prefix = tokenize.add_special_tokens ? special_prefix(tokenizer, prompt) : std::vector<int64_t>{};
       const auto body = tokenizer.encode(prompt, false);
-      for (int64_t l = 0; l < labels; ++l) rows[l].push_back(assemble_example(prefix, body, targets[l], tokenize));
+      for (int64_t l = 0; l < labels; ++l) {
+        rows[l].push_back(assemble_example(prefix, body, targets[l], tokenize));
+        RETAIN_CHECK(rows[l].back().prompt_length >= 1, "eval",
+                     "task \"{}\": test example {} has an empty prompt (no prompt token and no special prefix) to "
+                     "score labels after", task.name, e);
+      }
     }
     // A row's prompt part depends on its label only through truncation (a longer answer leaves less
     // room): labels whose prompt parts agree on every example of the batch share one prefill, so

@@ -1,6 +1,6 @@
 // `retain serve` end to end: the real build/retain on loopback, driven by the official `openai` npm
-// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and an asr checkpoint
-// trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
+// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and an asr and a seta
+// checkpoint trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
 //   RETAIN=build/retain SOURCE_DIR=. OPENAI_DIR=CACHE/openai-6.30.1 WORK=dir node serve_openai.test.mjs
 // Every check is an equality with an independent run or a stated status and error shape.
 import assert from "node:assert/strict";
@@ -38,8 +38,8 @@ const TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['role'] | upper }}:
 fs.writeFileSync(path.join(MODEL, "tokenizer_config.json"), JSON.stringify({ chat_template: TEMPLATE, bos_token: "<s>", eos_token: "</s>" }));
 
 // --- server control ---------------------------------------------------------------------------------
-async function start(extra) {
-  const proc = spawn(RETAIN, ["serve", "--model", MODEL, "--checkpoint", path.join(WORK, "run/asr"), "--port", "0", "--device", DEVICE, ...extra],
+async function start(extra, checkpoint = path.join(WORK, "run/asr")) {
+  const proc = spawn(RETAIN, ["serve", "--model", MODEL, "--checkpoint", checkpoint, "--port", "0", "--device", DEVICE, ...extra],
     { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const port = await new Promise((resolve, reject) => {
@@ -324,5 +324,43 @@ await check("SIGTERM finishes the request in flight and exits 0", async () => {
   assert.equal(code, 0, small.log());
   await assert.rejects(fetch(`${small.base}/health`));
 });
+
+// --- a seta checkpoint: the gate routes each request to a task's experts ---------------------------
+execFileSync(RETAIN, ["run", "--model", TINY, ...tasks, "--method", "seta", "--out", path.join(WORK, "run-seta"),
+  "--save-checkpoints", "--set", "optim.max_steps=4", "--set", "optim.batch_size=4", "--set", "optim.lr=5e-2",
+  "--set", "eval.max_examples=2", "--set", "eval.general_text=off", "--set", "run.max_length=64",
+  "--set", "method.seta.gate_steps=100", "--set", "method.seta.importance_samples=4", "--device", DEVICE],
+  { stdio: ["ignore", "ignore", "pipe"] });
+const setaServer = await start(["--max-batch", "8"], path.join(WORK, "run-seta/seta"));
+const setaClient = new OpenAI({ apiKey: "none", baseURL: `${setaServer.base}/v1`, maxRetries: 0 });
+const setaGreedy = (prompt, model) => setaClient.completions.create({ model, prompt, max_tokens: N, temperature: 0 });
+
+await check("seta: auto equals the routed task named, base equals the base model, a mixed batch equals solo", async () => {
+  const ids = [];
+  for await (const m of setaClient.models.list()) ids.push(m.id);
+  assert.deepEqual(ids, ["auto", "base", "tiny_echo", "tiny_sentiment"]);
+  const setaSolo = {};
+  for (const p of PROMPTS) {
+    const auto = await setaGreedy(p, "auto");
+    const route = auto.choices[0].retain;
+    assert.equal(route.routed_by, "router");
+    assert.ok(["tiny_echo", "tiny_sentiment"].includes(route.route), JSON.stringify(route));
+    assert.ok(route.score > 0 && route.score <= 1, JSON.stringify(route));  // the gate's probability
+    const named = await setaGreedy(p, route.route);
+    assert.equal(named.choices[0].retain.routed_by, "request");
+    assert.equal(named.choices[0].text, auto.choices[0].text, p);
+    setaSolo[p] = { auto: auto.choices[0].text, route: route.route };
+  }
+  const base = await setaGreedy(PROMPTS[1], "base");
+  assert.equal(base.choices[0].text, generate(PROMPTS[1], null, N));
+  const jobs = [];
+  for (let k = 0; k < 2; ++k)
+    for (const p of PROMPTS) jobs.push({ p, model: "auto", want: setaSolo[p].auto }, { p, model: setaSolo[p].route, want: setaSolo[p].auto });
+  jobs.push({ p: PROMPTS[1], model: "base", want: base.choices[0].text });
+  const out = await Promise.all(jobs.map((j) => setaGreedy(j.p, j.model)));
+  out.forEach((r, i) => assert.equal(r.choices[0].text, jobs[i].want, `${jobs[i].model}: ${jobs[i].p}`));
+});
+setaServer.proc.kill("SIGTERM");
+assert.equal((await setaServer.exited).code, 0, setaServer.log());
 
 console.log(`${results.length} checks passed${process.exitCode ? ", some FAILED" : ""}`);

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 struct ChildJob {
   std::string name;
-  fs::path log;                 // the child's stdout and stderr (created or truncated)
+  fs::path log;                 // the child's stdout and stderr (created, or appended to)
   std::function<void()> work;   // runs in the child; an exception ends it with status 1
 };
 
@@ -31,7 +31,9 @@ struct ChildJobResult {
 
 /// Runs every job in its own child process, at most `parallel` at once, in order of the list;
 /// `on_done` (in the parent) is called as each ends. Returns the results in the jobs' order. Throws
-/// ("[component] ...") only when a process cannot be started; a failed job is a nonzero exit_status.
+/// ("[component] ...") only when a process cannot be started, after stopping (SIGTERM) and reaping
+/// the children already running; a failed job is a nonzero exit_status. A child gets SIGTERM when
+/// the parent dies, so none outlives it.
 std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, int parallel,
                                            const std::function<void(const ChildJobResult&)>& on_done,
                                            const std::string& component);

@@ -29,6 +29,7 @@
 
 namespace retain {
 struct AsrRouter;
+struct SetaCheckpoint;
 }
 
 namespace retain::serve {
@@ -63,8 +64,8 @@ class ServedModel {
   CausalLM model{nullptr};
   Tokenizer tokenizer;
   std::string name;                 // the model folder's name (for logs and /v1/models' owned_by)
-  std::string kind = "model";       // "model" | "asr"
-  std::vector<std::string> tasks;   // routed tasks, in training order (asr)
+  std::string kind = "model";       // "model" | "asr" | "seta"
+  std::vector<std::string> tasks;   // routed tasks, in training order (asr, seta)
   int64_t max_model_len = 0;
   GenerationDefaults generation;
   std::optional<ChatTemplate> chat_template;
@@ -86,11 +87,16 @@ class ServedModel {
  private:
   explicit ServedModel(Tokenizer t) : tokenizer(std::move(t)) {}
   std::shared_ptr<AsrRouter> router_;
+  std::shared_ptr<SetaCheckpoint> seta_;
+  bool routed() const { return router_ || seta_; }
+  /// Applies each row's route (task index or kRouteBase) to the model's adapters.
+  void apply_routes(const std::vector<int64_t>& routes);
   std::vector<int64_t> requested_;
   std::vector<RouteChoice> choices_;
 };
 
-/// A checkpoint argument resolved to a task_<k> folder: CK itself when it holds router.safetensors,
+/// A checkpoint argument resolved to a task_<k> folder: CK itself when it holds router.safetensors (asr)
+/// or experts.json (seta),
 /// else CK/checkpoints/task_<largest k>. Errors say what the folder holds and what was expected.
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& checkpoint);
 

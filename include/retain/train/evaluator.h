@@ -25,7 +25,7 @@ namespace retain {
 
 struct EvalSettings {
   std::string scoring = "generate";
-  int64_t batch_size = 64;
+  int64_t batch_size = 16;
   int64_t max_new_tokens = 16;
   int64_t max_examples = 0;  // 0: the whole test split
   std::string general_text = "auto";

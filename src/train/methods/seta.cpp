@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <tuple>
 
 namespace retain {
 
@@ -534,6 +535,103 @@ void SETA::load_state(RunContext& run, int64_t tasks_done, const MethodState& st
                "the saved state holds a gate of {} classes and {} tasks' experts, expected {}", gate_->classes(),
                task_experts_.size(), tasks_done);
   anchors_.clear();
+}
+
+void SetaCheckpoint::set_routes(const at::Tensor& routes, const at::Tensor& weights) const {
+  for (auto adapter : adapters) adapter->set_routes(routes, weights);  // holders: shared modules
+}
+
+SetaCheckpoint load_seta_checkpoint(CausalLM& model, const std::filesystem::path& dir) {
+  const auto ownership_path = dir / "experts.json", experts_path = dir / "experts.safetensors",
+             gate_path = dir / "gate.safetensors";
+  for (const auto& p : {ownership_path, experts_path, gate_path})
+    RETAIN_CHECK(std::filesystem::is_regular_file(p), kComponent, "{}: no {} (a seta checkpoint holds experts.json, "
+                 "experts.safetensors and gate.safetensors)", dir.string(), p.filename().string());
+  const json ownership = read_json_file(ownership_path, kComponent);
+  SetaCheckpoint c;
+  std::vector<std::tuple<std::string, std::string, uint64_t>> wanted;  // module, expert, owners
+  std::string kernel;
+  std::map<std::string, std::pair<int64_t, int64_t>> shapes;
+  try {
+    RETAIN_CHECK(ownership.at("format").get<std::string>() == "retain.seta/1", kComponent,
+                 "{}: \"format\" is {}, expected \"retain.seta/1\"", ownership_path.string(), ownership.at("format").dump());
+    c.tasks = ownership.at("tasks").get<std::vector<std::string>>();
+    c.feature_layers = ownership.at("feature_layers").get<int64_t>();
+    kernel = ownership.at("kernel").get<std::string>();
+    for (const auto& [module, m] : ownership.at("modules").items()) {
+      const auto shape = m.at("shape").get<std::vector<int64_t>>();
+      RETAIN_CHECK(shape.size() == 2, kComponent, "{}: modules.{}.shape must be [out, in]", ownership_path.string(), module);
+      shapes[module] = {shape[0], shape[1]};
+      for (const auto& e : m.at("experts")) {
+        uint64_t owners = 0;
+        for (int64_t t : e.at("owners").get<std::vector<int64_t>>()) {
+          RETAIN_CHECK(t >= 0 && t < static_cast<int64_t>(c.tasks.size()), kComponent,
+                       "{}: modules.{}: an owner task {} outside the {} tasks", ownership_path.string(), module, t, c.tasks.size());
+          owners |= task_bit(t);
+        }
+        wanted.emplace_back(module, e.at("name").get<std::string>(), owners);
+      }
+    }
+  } catch (const json::exception& e) {
+    fail(kComponent, "{}: malformed ({})", ownership_path.string(), e.what());
+  }
+  RETAIN_CHECK(!c.tasks.empty(), kComponent, "{}: no tasks", ownership_path.string());
+  const auto n_layers = model->config.num_hidden_layers;
+  RETAIN_CHECK(c.feature_layers >= 0 && c.feature_layers < n_layers, kComponent,
+               "{}: feature_layers {} outside this {}-layer model", ownership_path.string(), c.feature_layers, n_layers);
+
+  std::map<std::string, AdaptedLinear> linears;
+  for (auto& [name, linear] : model->linear_layers()) linears.emplace(name, linear);
+  const auto experts = safetensors::File::open(experts_path);
+  const auto kind = parse_sparse_kernel(kernel);
+  std::map<std::string, SparseExperts> by_module;
+  for (const auto& [module, name, owners] : wanted) {
+    auto it = linears.find(module);
+    RETAIN_CHECK(it != linears.end(), kComponent, "{}: experts on {}, which this model does not have", ownership_path.string(), module);
+    AdaptedLinear& linear = it->second;
+    const auto [out, in] = shapes.at(module);
+    RETAIN_CHECK(linear->out_features == out && linear->in_features == in, kComponent,
+                 "{}: {} is [{}, {}] there, [{}, {}] in this model", ownership_path.string(), module, out, in,
+                 linear->out_features, linear->in_features);
+    auto [slot, fresh] = by_module.try_emplace(module, nullptr);
+    if (fresh) {
+      slot->second = SparseExperts(in, out, kind);
+      linear->add_adapter(SETA::kAdapterName, slot->second.ptr());
+      c.adapters.push_back(slot->second);
+    }
+    const std::string key = module + ".seta." + name;
+    RETAIN_CHECK(experts.contains(key + ".indices") && experts.contains(key + ".values"), kComponent,
+                 "{}: no tensors {}.indices and .values (experts.json lists them)", experts_path.string(), key);
+    const auto& w = linear->weight;
+    slot->second->set_expert(name, experts.tensor(key + ".indices").to(w.device(), at::kLong),
+                             experts.tensor(key + ".values").to(w.options().requires_grad(false)), owners);
+  }
+  RETAIN_CHECK(!c.adapters.empty(), kComponent, "{}: no experts", ownership_path.string());
+
+  const auto gate_file = safetensors::File::open(gate_path);
+  const auto& meta = gate_file.metadata();
+  auto meta_int = [&](const std::string& key) {
+    auto it = meta.find(key);
+    RETAIN_CHECK(it != meta.end(), kComponent, "{}: no metadata \"{}\"", gate_path.string(), key);
+    try {
+      return static_cast<int64_t>(std::stoll(it->second));
+    } catch (const std::exception&) {
+      fail(kComponent, "{}: metadata \"{}\" = \"{}\" is not an integer", gate_path.string(), key, it->second);
+    }
+  };
+  RETAIN_CHECK(meta_int("feature_layers") == c.feature_layers, kComponent,
+               "{}: the gate reads layer {}, experts.json says {}", gate_path.string(), meta_int("feature_layers"),
+               c.feature_layers);
+  c.top_k = meta_int("top_k");
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const char* name : {"w1", "b1", "w2", "b2"})
+    if (gate_file.contains(name)) tensors.emplace_back(name, gate_file.tensor(name).to(model->model->embed_tokens->weight.device()));
+  c.gate = std::make_shared<SetaGate>(
+      SetaGate::from_tensors(tensors, model->config.hidden_size, meta_int("hidden"), gate_path.string()));
+  RETAIN_CHECK(c.gate->classes() == static_cast<int64_t>(c.tasks.size()), kComponent,
+               "{}: a gate of {} classes for the {} tasks of experts.json", gate_path.string(), c.gate->classes(),
+               c.tasks.size());
+  return c;
 }
 
 }  // namespace retain

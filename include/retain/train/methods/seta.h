@@ -112,6 +112,24 @@ struct SetaSettings {
   void validate(const std::string& where = "method.seta") const;
 };
 
+/// A SETA checkpoint (what SETA::save writes: experts.json, experts.safetensors, gate.safetensors)
+/// installed on a base model: every expert on its matrix as the "seta" adapter, and the gate. Routes
+/// are per sample, by task index (−1: no expert, the base model).
+struct SetaCheckpoint {
+  std::vector<std::string> tasks;  // the gate's classes, in training order
+  std::shared_ptr<SetaGate> gate;
+  std::vector<SparseExperts> adapters;
+  int64_t feature_layers = 0;  // L_g: the gate reads the prompt after this many layers
+  int64_t top_k = 1;           // as trained (method.seta.top_k)
+  /// Every adapter's per-sample routes: (B,) or (B, k) task ids, weights as SparseExperts::set_routes.
+  void set_routes(const at::Tensor& routes, const at::Tensor& weights = {}) const;
+};
+
+/// Loads a SETA checkpoint folder onto `model` (its base weights, as SETA leaves them) and checks it
+/// against the model: every module exists with the saved shape, the expert tensors and the gate are
+/// there and agree with experts.json. Errors name the file and the key or tensor. Installs no router.
+SetaCheckpoint load_seta_checkpoint(CausalLM& model, const std::filesystem::path& dir);
+
 class SETA : public Method {
  public:
   /// Validates the settings.
