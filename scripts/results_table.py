@@ -29,6 +29,14 @@ def fail(msg):
     sys.exit(f"results_table.py: {msg}")
 
 
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        fail(f"{path}: not JSON ({e})")
+
+
 def load_runs(root):
     """{suite: {method: {seed: results}}} from root/<suite>/<method>/seed<k>/results.json."""
     runs = {}
@@ -46,11 +54,7 @@ def load_runs(root):
                 path = os.path.join(mdir, seed_dir, "results.json")
                 if not seed_dir.startswith("seed") or not os.path.isfile(path):
                     continue
-                try:
-                    with open(path) as f:
-                        r = json.load(f)
-                except json.JSONDecodeError as e:
-                    fail(f"{path}: not JSON ({e})")
+                r = read_json(path)
                 if r.get("method") != method:
                     fail(f"{path}: \"method\" is {r.get('method')!r}, expected {method!r} (its folder)")
                 runs.setdefault(suite, {}).setdefault(method, {})[int(seed_dir[4:])] = r
@@ -65,11 +69,7 @@ def partial_table(root):
     for path in sorted(glob.glob(os.path.join(root, "*", "*", "seed*", "progress.json"))):
         if os.path.exists(os.path.join(os.path.dirname(path), "results.json")):
             continue
-        try:
-            with open(path) as f:
-                p = json.load(f)
-        except json.JSONDecodeError as e:
-            fail(f"{path}: not JSON ({e})")
+        p = read_json(path)
         done, m = p.get("tasks_done"), p.get("matrix")
         if not isinstance(done, int) or not isinstance(m, list) or len(m) != done + 1:
             fail(f"{path}: expected \"tasks_done\" k and k + 1 \"matrix\" rows")
@@ -240,7 +240,7 @@ def probes_table(root):
     for name in sorted(os.listdir(pdir)):
         path = os.path.join(pdir, name, "seed0", "results.json")
         if os.path.isfile(path):
-            rows.append((name, json.load(open(path))))
+            rows.append((name, read_json(path)))
     base = load_runs(root).get("core5", {})
     for m in sorted({r["method"] for _, r in rows}):
         if 0 in base.get(m, {}):
@@ -273,7 +273,7 @@ def report_run(results, suite, seed, out):
         fail(f"no {suite} seed {seed} results")
     methods = [m for m in ORDER if m in by_method] + sorted(set(by_method) - set(ORDER))
     os.makedirs(out, exist_ok=True)
-    config = json.load(open(os.path.join(args.results, suite, methods[0], f"seed{seed}", "run-config.json")))
+    config = read_json(os.path.join(args.results, suite, methods[0], f"seed{seed}", "run-config.json"))
     config["methods"] = methods
     write_json_atomic(os.path.join(out, "config.json"), config)
     summary = {"methods": {}}

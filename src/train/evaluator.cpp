@@ -74,21 +74,21 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
       }
     }
     // A row's prompt part depends on its label only through truncation (a longer answer leaves less
-    // room): labels whose prompt parts agree on every example of the batch share one prefill, so
-    // without truncation the batch's prompts run once and each label adds its answer tokens alone.
-    const auto prompt_of = [](const TokenizedExample& r) {
-      return std::vector<int64_t>(r.ids.begin(), r.ids.begin() + r.prompt_length);
-    };
-    std::vector<std::vector<int64_t>> groups;
+    // room), and truncation keeps the special prefix and the end of the prompt: two rows of one
+    // example hold the same prompt exactly when they keep the same number of its tokens. Labels whose
+    // prompt lengths agree on every example of the batch share one prefill, so without truncation
+    // the batch's prompts run once and each label adds its answer tokens alone.
+    std::vector<std::vector<int64_t>> groups, group_lengths;
     for (int64_t l = 0; l < labels; ++l) {
-      auto same_prompts = [&](int64_t other) {
-        for (int64_t e = 0; e < count; ++e)
-          if (prompt_of(rows[l][e]) != prompt_of(rows[other][e])) return false;
-        return true;
-      };
-      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return same_prompts(g.front()); });
-      if (it == groups.end()) groups.push_back({l});
-      else it->push_back(l);
+      std::vector<int64_t> lengths;
+      for (const auto& r : rows[l]) lengths.push_back(r.prompt_length);
+      const auto it = std::find(group_lengths.begin(), group_lengths.end(), lengths);
+      if (it == group_lengths.end()) {
+        groups.push_back({l});
+        group_lengths.push_back(std::move(lengths));
+      } else {
+        groups[static_cast<size_t>(it - group_lengths.begin())].push_back(l);
+      }
     }
     auto scores = at::zeros({count, labels}, options.dtype(at::kDouble));
     for (const auto& group : groups) {

@@ -583,6 +583,12 @@ SetaCheckpoint load_seta_checkpoint(CausalLM& model, const std::filesystem::path
   std::map<std::string, AdaptedLinear> linears;
   for (auto& [name, linear] : model->linear_layers()) linears.emplace(name, linear);
   const auto experts = safetensors::File::open(experts_path);
+  const auto format_of = [](const safetensors::File& f) {
+    const auto it = f.metadata().find("format");
+    return it == f.metadata().end() ? std::string("(none)") : it->second;
+  };
+  RETAIN_CHECK(format_of(experts) == kExpertsFormat, kComponent, "{}: format \"{}\", expected \"{}\"",
+               experts_path.string(), format_of(experts), kExpertsFormat);
   const auto kind = parse_sparse_kernel(kernel);
   std::map<std::string, SparseExperts> by_module;
   for (const auto& [module, name, owners] : wanted) {
@@ -609,6 +615,8 @@ SetaCheckpoint load_seta_checkpoint(CausalLM& model, const std::filesystem::path
   RETAIN_CHECK(!c.adapters.empty(), kComponent, "{}: no experts", ownership_path.string());
 
   const auto gate_file = safetensors::File::open(gate_path);
+  RETAIN_CHECK(format_of(gate_file) == kGateFormat, kComponent, "{}: format \"{}\", expected \"{}\"",
+               gate_path.string(), format_of(gate_file), kGateFormat);
   const auto& meta = gate_file.metadata();
   auto meta_int = [&](const std::string& key) {
     auto it = meta.find(key);
