@@ -16,6 +16,7 @@
 #include "commands.h"
 
 #include "retain/core/child_jobs.h"
+#include "retain/core/dir_lock.h"
 #include "retain/core/files.h"
 #include "retain/core/toml.h"
 #include "retain/data/task.h"
@@ -170,12 +171,18 @@ void run_run(RunOptions o) {
   resolved["format_version"] = 1;
 
   const fs::path out = o.out;
+  // One run per folder (core/dir_lock.h): taken before config.json is read or written, held until
+  // this process and its --jobs children end.
+  fs::create_directories(out);
+  const DirectoryLock lock(out, "retain run", "run");
+  if (!lock.stale_holder().empty())
+    std::cerr << fmt::format("retain run: {} was locked by a run that has ended without releasing it ({}); taking it over\n",
+                             out.string(), lock.stale_holder());
   if (fs::exists(out / "config.json") && !o.overwrite) {
     const json existing = read_json_file(out / "config.json", "run");
     RETAIN_CHECK(existing == resolved, "run", "{} already holds a different run (its config.json differs); choose another "
                  "--out or pass --overwrite{}", out.string(), resuming ? "" : " (or --resume to continue it)");
   }
-  fs::create_directories(out);
   write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
   std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
 

@@ -71,7 +71,7 @@ TaskSplits split_task(const TaskDraft& draft, const SuiteOptions& options, bool 
   const auto order_key = [&](const SuiteItem& item) {
     return stable_hash({std::to_string(options.seed), draft.name, item.input});
   };
-  const auto take = [&](std::vector<SuiteItem>& pool, size_t cap) {
+  const auto take = [&](std::vector<SuiteItem>& pool, size_t cap, const char* split) {
     std::vector<SuiteItem> chosen;
     if (!capped) {
       chosen = pool;
@@ -82,8 +82,23 @@ TaskSplits split_task(const TaskDraft& draft, const SuiteOptions& options, bool 
     } else {
       std::map<std::string, std::vector<SuiteItem>> per_label;
       for (auto& item : pool) per_label[item.output].push_back(item);
+      // Balanced: the same number per label, so a cap below the label count or a label missing from
+      // the split leaves nothing; for train and test say which instead of leaving an empty split to be
+      // found later (an empty dev split is allowed: small builds have one, and a sweep then holds out
+      // training examples instead).
+      const bool required = std::string(split) != "dev";
+      RETAIN_CHECK(!required || cap >= draft.labels.size(), "data",
+                   "task {}: the {} split's cap of {} examples is below its {} labels (a balanced split takes the "
+                   "same number of each; raise the cap to at least {})",
+                   draft.name, split, cap, draft.labels.size(), draft.labels.size());
       size_t per = cap / draft.labels.size();
-      for (const auto& label : draft.labels) per = std::min(per, per_label[label].size());
+      for (const auto& label : draft.labels) {
+        RETAIN_CHECK(!required || pool.empty() || !per_label[label].empty(), "data",
+                     "task {}: label \"{}\" has no example in the {} split ({} examples of other labels), so a "
+                     "balanced split is empty; are the source files complete?",
+                     draft.name, label, split, pool.size());
+        per = std::min(per, per_label[label].size());
+      }
       for (const auto& label : draft.labels) {
         auto& list = per_label[label];
         std::sort(list.begin(), list.end(),
@@ -98,9 +113,9 @@ TaskSplits split_task(const TaskDraft& draft, const SuiteOptions& options, bool 
     });
     return chosen;
   };
-  splits.train = take(by_split["train"], options.max_train);
-  splits.dev = take(by_split["dev"], options.max_test / 2);
-  splits.test = take(by_split["test"], options.max_test);
+  splits.train = take(by_split["train"], options.max_train, "train");
+  splits.dev = take(by_split["dev"], options.max_test / 2, "dev");
+  splits.test = take(by_split["test"], options.max_test, "test");
   return splits;
 }
 

@@ -2,6 +2,7 @@
 // file checked, bad methods and settings named before anything loads, and a run killed with SIGKILL
 // that resumes to the results of an uninterrupted one.
 #include "cli_support.h"
+#include "retain/core/dir_lock.h"
 #include "retain/core/files.h"
 #include "retain/core/json.h"
 #include "retain/eval/results.h"
@@ -39,6 +40,15 @@ TEST(CliRun, TwoMethodsWriteResultsSummaryAndTable) {
                     (dir / "out").string()}),
                {"already holds a different run", "--overwrite"});
   EXPECT_EQ(retain::read_file(dir / "out" / "config.json"), before);
+  // A folder another process holds (core/dir_lock.h; here this test) is refused naming the holder,
+  // before anything in it is read or written.
+  {
+    const retain::DirectoryLock held(dir / "out", "retain run", "test");
+    expect_error(run({"run", "--model", kTinyModel.string(), "--task", a.string(), "--method", "seqft", "--out",
+                      (dir / "out").string(), "--overwrite"}),
+                 {"is in use by another retain run (pid " + std::to_string(getpid()), "choose another folder"});
+    EXPECT_EQ(retain::read_file(dir / "out" / "config.json"), before);
+  }
 }
 
 TEST(CliRun, BadMethodsSettingsAndTasksAreNamed) {
@@ -201,6 +211,9 @@ TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
   const auto resumed = run({"run", "--resume", (dir / "cut").string()});
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_MSG(resumed.err, "seqft already finished");
+  // The killed run's lock (core/dir_lock.h) is recognised as stale and taken over; a clean end empties it.
+  EXPECT_MSG(resumed.err, "was locked by a run that has ended without releasing it (pid ");
+  EXPECT_EQ(retain::read_file(dir / "cut" / ".retain.lock"), "");
   for (const std::string method : {"seqft", "inclora"}) {
     const auto whole = json::parse(retain::read_file(dir / "whole" / method / "results.json"));
     const auto cut = json::parse(retain::read_file(dir / "cut" / method / "results.json"));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <unistd.h>
 
 namespace retain::suite {
@@ -26,15 +27,42 @@ std::string apt_quote(const fs::path& path) {
   return "\"" + text + "\"";
 }
 
-// The first regular file in `dir` whose name starts with `prefix` and ends with `suffix`, or "".
-fs::path find_file(const fs::path& dir, const std::string& prefix, const std::string& suffix) {
+// What must stand between a cached file's prefix and suffix: anything, a Debian version (after
+// "name_": it starts with a digit, Policy 5.6.12) or an npm semver (after "name-": MAJOR.MINOR.PATCH
+// first). The npm rule keeps package "foo" from taking the file of package "foo-bar"
+// ("foo-bar-1.0.0.tgz" starts with "foo-").
+enum class Version { any, debian, semver };
+
+bool looks_like_version(const std::string& text, Version rule) {
+  if (rule == Version::any) return true;
+  const bool semver = rule == Version::semver;
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  if (semver) {
+    size_t i = 0;
+    for (int part = 0; part < 3; ++part) {
+      const size_t start = i;
+      while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+      if (i == start) return false;
+      if (part < 2 && (i >= text.size() || text[i++] != '.')) return false;
+    }
+    if (i < text.size() && text[i] != '-' && text[i] != '+') return false;
+  }
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '~' || c == '-' || c == '_' ||
+           c == '%';
+  });
+}
+
+// The last (in name order) regular file in `dir` named `prefix` VERSION `suffix`, or "".
+fs::path find_file(const fs::path& dir, const std::string& prefix, const std::string& suffix, Version rule) {
   std::vector<fs::path> hits;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return {};
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.rfind(prefix, 0) == 0 && name.size() >= suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (entry.is_regular_file() && name.size() >= prefix.size() + suffix.size() && name.rfind(prefix, 0) == 0 &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        looks_like_version(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()), rule))
       hits.push_back(entry.path());
   }
   std::sort(hits.begin(), hits.end());
@@ -44,7 +72,8 @@ fs::path find_file(const fs::path& dir, const std::string& prefix, const std::st
 std::string url_decode(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
       out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
       i += 2;
     } else {
@@ -127,7 +156,7 @@ void AptArchive::refresh_lists() {
 
 const fs::path& AptArchive::lists_dir() {
   if (!lists_checked_) {
-    if (find_file(lists_, "", "_Packages").empty()) {
+    if (find_file(lists_, "", "_Packages", Version::any).empty()) {
       RETAIN_CHECK(program_available("apt-get"), kComponent,
                    "no package lists in {} and apt-get is not available to download them", lists_.string());
       refresh_lists();
@@ -153,7 +182,7 @@ UnpackedPackage AptArchive::fetch(const std::string& name) {
   RETAIN_CHECK(!name.empty() && name.find_first_of("/_ ") == std::string::npos && name[0] != '-', kComponent,
                "invalid Debian package name \"{}\"", name);
   const fs::path debs = dir_ / "debs";
-  fs::path deb = find_file(debs, name + "_", ".deb");
+  fs::path deb = find_file(debs, name + "_", ".deb", Version::debian);
   if (deb.empty()) {
     lists_dir();
     write_config();
@@ -162,7 +191,7 @@ UnpackedPackage AptArchive::fetch(const std::string& name) {
     options.env["LC_ALL"] = "C";
     options.working_dir = debs;
     run_process({"apt-get", "-q", "download", name}, options);
-    deb = find_file(debs, name + "_", ".deb");
+    deb = find_file(debs, name + "_", ".deb", Version::debian);
     RETAIN_CHECK(!deb.empty(), kComponent, "apt-get download {} succeeded but left no {}_*.deb in {}", name, name,
                  debs.string());
   }
@@ -183,7 +212,7 @@ UnpackedPackage NpmPackages::fetch(const std::string& name) {
   std::replace(stem.begin(), stem.end(), '/', '-');
   const fs::path tgz_dir = dir_ / "tgz";
   fs::create_directories(tgz_dir);
-  fs::path tgz = find_file(tgz_dir, stem + "-", ".tgz");
+  fs::path tgz = find_file(tgz_dir, stem + "-", ".tgz", Version::semver);
   if (tgz.empty()) {
     RETAIN_CHECK(program_available("npm"), kComponent, "npm package {} is not in the cache {} and npm is not available",
                  name, tgz_dir.string());
@@ -192,7 +221,7 @@ UnpackedPackage NpmPackages::fetch(const std::string& name) {
     options.env["npm_config_cache"] = (dir_ / "npm-cache").string();
     options.env["npm_config_update_notifier"] = "false";
     run_process({"npm", "pack", "--silent", name}, options);
-    tgz = find_file(tgz_dir, stem + "-", ".tgz");
+    tgz = find_file(tgz_dir, stem + "-", ".tgz", Version::semver);
     RETAIN_CHECK(!tgz.empty(), kComponent, "npm pack {} succeeded but left no {}-*.tgz in {}", name, stem, tgz_dir.string());
   }
   const std::string file = tgz.filename().string();

@@ -16,10 +16,12 @@ namespace retain::suite {
 namespace fs = std::filesystem;
 
 int64_t dictd_number(const std::string& digits) {
+  if (digits.empty()) fail("data", "an empty dictd number (expected base64 digits A-Z a-z 0-9 + /)");
   int64_t value = 0;
   for (const char c : digits) {
     const int d = base64_digit(c);
     if (d < 0) fail("data", "\"{}\" is not a dictd base64 number (digits A-Z a-z 0-9 + /)", digits);
+    if (value > (INT64_MAX - d) / 64) fail("data", "dictd number \"{}\" overflows 64 bits", digits);
     value = value * 64 + d;
   }
   return value;
@@ -41,9 +43,14 @@ std::vector<DictEntry> read_dictd(const fs::path& stem) {
     const std::string head = line.substr(0, t1);
     if (head.rfind("00-database", 0) == 0 || head.rfind("00database", 0) == 0) continue;
     size_t t3 = line.find('\t', t2 + 1);
-    const int64_t offset = dictd_number(line.substr(t1 + 1, t2 - t1 - 1));
-    const int64_t length = dictd_number(line.substr(t2 + 1, t3 == std::string::npos ? t3 : t3 - t2 - 1));
-    if (offset + length > static_cast<int64_t>(text.size()))
+    int64_t offset = 0, length = 0;
+    try {
+      offset = dictd_number(line.substr(t1 + 1, t2 - t1 - 1));
+      length = dictd_number(line.substr(t2 + 1, t3 == std::string::npos ? t3 : t3 - t2 - 1));
+    } catch (const Error& e) {
+      fail("data", "{}:{}: entry \"{}\": {}", index.string(), line_number, head, e.message());
+    }
+    if (offset > static_cast<int64_t>(text.size()) || length > static_cast<int64_t>(text.size()) - offset)
       fail("data", "{}:{}: entry \"{}\" at {}+{} runs past the end of {} ({} bytes)", index.string(), line_number, head,
            offset, length, dict.string(), text.size());
     entries.emplace(std::make_pair(offset, length), head);

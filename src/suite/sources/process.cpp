@@ -40,9 +40,18 @@ std::string tail(const std::string& text, int lines = 8) {
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
   RETAIN_CHECK(!argv.empty(), options.component, "run_process: empty command");
-  int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0)
-    fail(options.component, "cannot create pipes for {}: {}", command_line(argv), std::strerror(errno));
+  // O_CLOEXEC: no other program this process starts (another thread's run_process, a --jobs child)
+  // inherits these pipes, which would keep a finished child's output open.
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  const auto close_all = [&] {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+      if (fd >= 0) close(fd);
+  };
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    const int error = errno;
+    close_all();
+    fail(options.component, "cannot create pipes for {}: {}", command_line(argv), std::strerror(error));
+  }
 
   // Everything the child needs is prepared before fork (no allocation after it).
   std::vector<char*> args;
@@ -61,7 +70,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   const std::string dir = options.working_dir.string();
 
   const pid_t pid = fork();
-  if (pid < 0) fail(options.component, "cannot start {}: fork failed: {}", command_line(argv), std::strerror(errno));
+  if (pid < 0) {
+    const int error = errno;
+    close_all();
+    fail(options.component, "cannot start {}: fork failed: {}", command_line(argv), std::strerror(error));
+  }
   if (pid == 0) {
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
@@ -69,7 +82,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     close(err_pipe[0]);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    const int devnull = open("/dev/null", O_RDONLY);
+    const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) dup2(devnull, 0);
     if (!dir.empty() && chdir(dir.c_str()) != 0) {
       const char msg[] = "run_process: cannot change to the working directory\n";

@@ -9,6 +9,7 @@
 #include <lzma.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -30,6 +31,11 @@ enum : int {
   kNilValue = 254, kRef = 255
 };
 constexpr int kLatin1Mask = 1 << 2;
+// The most bytes a record or stream may decompress to, and the longest vector a compact sequence may
+// expand to: R's data sets in Debian packages are far below both; a file claiming more is corrupt or
+// hostile, and is refused before anything is allocated.
+constexpr size_t kMaxDecompressed = size_t{1} << 30;
+constexpr double kMaxCompactLength = 1u << 28;
 
 class XdrReader {
  public:
@@ -44,8 +50,7 @@ class XdrReader {
     read_int();  // writer version
     read_int();  // minimal reader version
     if (version == 3) {
-      const int n = read_int();
-      read_bytes(static_cast<size_t>(n));
+      read_bytes(read_count("native encoding name length"));
     } else if (version != 2) {
       fail(kComponent, "{}: serialisation format version {} (expected 2 or 3)", origin_, version);
     }
@@ -76,16 +81,34 @@ class XdrReader {
     return s;
   }
   void need(size_t n) const {
-    if (pos_ + n > bytes_.size())
+    if (n > bytes_.size() - pos_)
       fail(kComponent, "{}: serialised data ends early (needed {} bytes at offset {}, size {})", origin_, n, pos_,
            bytes_.size());
+  }
+  // Checks that `count` elements of at least `bytes_each` bytes can still follow (so that a corrupt
+  // length fails here instead of reserving memory for it).
+  void need_elements(size_t count, size_t bytes_each, const char* what) const {
+    const size_t left = bytes_.size() - pos_;
+    if (count > left / bytes_each)
+      fail(kComponent, "{}: {} of length {} at offset {} cannot fit in the {} bytes left", origin_, what, count, pos_,
+           left);
+  }
+  // A non-negative 32-bit count (a string or name length); `what` names it in the error.
+  size_t read_count(const char* what) {
+    const int32_t n = read_int();
+    if (n < 0) fail(kComponent, "{}: {} is {} at offset {} (expected >= 0)", origin_, what, n, pos_ - 4);
+    return static_cast<size_t>(n);
   }
   size_t read_length() {
     const int32_t n = read_int();
     if (n >= 0) return static_cast<size_t>(n);
     if (n != -1) fail(kComponent, "{}: negative vector length {} at offset {}", origin_, n, pos_ - 4);
     const uint64_t hi = static_cast<uint32_t>(read_int()), lo = static_cast<uint32_t>(read_int());
-    return static_cast<size_t>((hi << 32) | lo);
+    const uint64_t length = (hi << 32) | lo;
+    if (length > bytes_.size())  // every element takes at least one byte
+      fail(kComponent, "{}: long vector length {} at offset {} exceeds the data's {} bytes", origin_, length, pos_ - 12,
+           bytes_.size());
+    return static_cast<size_t>(length);
   }
 
   std::shared_ptr<RValue> make(int type) {
@@ -102,6 +125,7 @@ class XdrReader {
       out.clear();
       return;
     }
+    if (n < 0) fail(kComponent, "{}: string length {} at offset {} (expected >= 0, or -1 for NA)", origin_, n, pos_ - 4);
     out = read_bytes(static_cast<size_t>(n));
     if ((flags >> 12) & kLatin1Mask) out = to_valid_utf8(out);  // Latin-1 bytes → UTF-8
   }
@@ -142,6 +166,7 @@ class XdrReader {
         auto v = make(type == kPersist ? RValue::String : RValue::Environment);
         if (read_int() != 0) fail(kComponent, "{}: unexpected persistent-name format", origin_);
         const size_t n = read_length();
+        need_elements(n, 4, "a persistent name list");
         for (size_t i = 0; i < n; ++i) v->strings.push_back(first_string(*read_item()));
         refs_.push_back(v);
         return v;
@@ -195,7 +220,10 @@ class XdrReader {
           const bool is_int = cls == "compact_intseq";
           v = make(is_int ? RValue::Integer : RValue::Real);
           if (state->reals.size() < 3) fail(kComponent, "{}: malformed {} state", origin_, cls);
-          const auto n = static_cast<size_t>(state->reals[0]);
+          const double length = state->reals[0];
+          if (!(length >= 0 && length <= kMaxCompactLength))
+            fail(kComponent, "{}: {} of length {} (expected 0..{})", origin_, cls, length, kMaxCompactLength);
+          const auto n = static_cast<size_t>(length);
           for (size_t i = 0; i < n; ++i) {
             const double x = state->reals[1] + static_cast<double>(i) * state->reals[2];
             if (is_int) v->ints.push_back(static_cast<int32_t>(x));
@@ -206,6 +234,8 @@ class XdrReader {
         } else if (cls == "deferred_string" && !state->items.empty()) {
           v = make(RValue::String);
           const auto& arg = *state->items[0];
+          if (arg.type != RValue::Integer && arg.type != RValue::Real)
+            fail(kComponent, "{}: deferred_string over R type {} (expected an integer or double vector)", origin_, arg.type);
           for (size_t i = 0; i < arg.length(); ++i) {
             v->strings.push_back(arg.type == RValue::Integer ? std::to_string(arg.ints[i]) : fmt::format("{}", arg.reals[i]));
             v->na.push_back(false);
@@ -230,20 +260,22 @@ class XdrReader {
       }
       case RValue::Logical: case RValue::Integer: {
         const size_t n = read_length();
-        need(4 * n);
+        need_elements(n, 4, "an integer vector");
         v->ints.reserve(n);
         for (size_t i = 0; i < n; ++i) v->ints.push_back(read_int());
         break;
       }
       case RValue::Real: case RValue::Complex: {
-        const size_t n = read_length() * (type == RValue::Complex ? 2 : 1);
-        need(8 * n);
+        const size_t length = read_length();
+        need_elements(length, type == RValue::Complex ? 16 : 8, "a double vector");
+        const size_t n = length * (type == RValue::Complex ? 2 : 1);
         v->reals.reserve(n);
         for (size_t i = 0; i < n; ++i) v->reals.push_back(read_double());
         break;
       }
       case RValue::String: {
         const size_t n = read_length();
+        need_elements(n, 8, "a character vector");  // each element: flags and a length
         v->strings.reserve(n);
         for (size_t i = 0; i < n; ++i) {
           const int f = read_int();
@@ -259,6 +291,7 @@ class XdrReader {
       }
       case RValue::List: case RValue::Expression: {
         const size_t n = read_length();
+        need_elements(n, 4, "a list");
         for (size_t i = 0; i < n; ++i) v->items.push_back(read_item());
         break;
       }
@@ -269,8 +302,7 @@ class XdrReader {
       }
       case RValue::S4: break;
       case kSpecial: case kBuiltin: {
-        const int32_t n = read_int();
-        v->strings.push_back(read_bytes(static_cast<size_t>(n)));
+        v->strings.push_back(read_bytes(read_count("a builtin's name length")));
         break;
       }
       case kExternalPtr:
@@ -298,6 +330,20 @@ class XdrReader {
   std::vector<RValuePtr> refs_;
 };
 
+void check_decompressed_size(size_t expected, const std::string& origin) {
+  if (expected > kMaxDecompressed)
+    fail(kComponent, "{}: a record of {} bytes after decompression is over the {} byte limit", origin, expected,
+         kMaxDecompressed);
+}
+
+// The next output buffer size while decompressing: doubled, up to kMaxDecompressed.
+size_t grown_size(size_t size, const std::string& origin) {
+  if (size >= kMaxDecompressed)
+    fail(kComponent, "{}: decompresses to more than {} bytes (corrupt, or not one of R's data files)", origin,
+         kMaxDecompressed);
+  return std::min(size * 2, kMaxDecompressed);
+}
+
 uint32_t big_endian_u32(const std::string& s, size_t at) {
   uint32_t v = 0;
   for (size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(s[at + k]);
@@ -309,13 +355,14 @@ uint32_t big_endian_u32(const std::string& s, size_t at) {
 std::string inflate_zlib(const std::string& data, const std::string& origin, size_t expected) {
   z_stream z{};
   if (inflateInit2(&z, 15 + 32) != Z_OK) fail(kComponent, "{}: zlib initialisation failed", origin);
+  check_decompressed_size(expected, origin);
   std::string out;
   out.resize(expected ? expected : data.size() * 4 + 1024);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());
   int rc = Z_OK;
   while (true) {
-    if (z.total_out >= out.size()) out.resize(out.size() * 2);
+    if (z.total_out >= out.size()) out.resize(grown_size(out.size(), origin));
     z.next_out = reinterpret_cast<Bytef*>(&out[z.total_out]);
     z.avail_out = static_cast<uInt>(out.size() - z.total_out);
     rc = inflate(&z, Z_NO_FLUSH);
@@ -347,12 +394,13 @@ std::string decompress_xz(const std::string& data, const std::string& origin, si
     init = lzma_raw_decoder(&s, filters);
   }
   if (init != LZMA_OK) fail(kComponent, "{}: xz initialisation failed", origin);
+  check_decompressed_size(expected, origin);
   std::string out(expected ? expected : data.size() * 4 + 1024, '\0');
   s.next_in = reinterpret_cast<const uint8_t*>(data.data());
   s.avail_in = data.size();
   lzma_ret rc = LZMA_OK;
   while (true) {
-    if (s.total_out >= out.size()) out.resize(out.size() * 2);
+    if (s.total_out >= out.size()) out.resize(grown_size(out.size(), origin));
     s.next_out = reinterpret_cast<uint8_t*>(&out[s.total_out]);
     s.avail_out = out.size() - s.total_out;
     rc = lzma_code(&s, LZMA_FINISH);
@@ -367,6 +415,7 @@ std::string decompress_xz(const std::string& data, const std::string& origin, si
 
 std::string decompress_bzip2(const std::string& data, const std::string& origin, size_t expected) {
   bz_stream s{};
+  check_decompressed_size(expected, origin);
   if (BZ2_bzDecompressInit(&s, 0, 0) != BZ_OK) fail(kComponent, "{}: bzip2 initialisation failed", origin);
   std::string out(expected ? expected : data.size() * 4 + 1024, '\0');
   s.next_in = const_cast<char*>(data.data());
@@ -374,7 +423,7 @@ std::string decompress_bzip2(const std::string& data, const std::string& origin,
   int rc = BZ_OK;
   size_t produced = 0;
   while (true) {
-    if (produced >= out.size()) out.resize(out.size() * 2);
+    if (produced >= out.size()) out.resize(grown_size(out.size(), origin));
     s.next_out = &out[produced];
     s.avail_out = static_cast<unsigned>(out.size() - produced);
     rc = BZ2_bzDecompress(&s);
@@ -431,18 +480,24 @@ RLazyLoadDb::RLazyLoadDb(const fs::path& stem) : stem_(stem) {
     if (names->strings[i] == "variables") variables = index->items[i].get();
   if (!variables) fail(kComponent, "{}: no \"variables\" list (is this an R lazy-load index?)", rdx.string());
   const RValue* var_names = variables->attribute("names");
+  if (var_names && var_names->strings.size() != variables->items.size())
+    fail(kComponent, "{}: {} variable names for {} keys", rdx.string(), var_names->strings.size(), variables->items.size());
   for (size_t i = 0; var_names && i < variables->items.size(); ++i) {
     const RValue& key = *variables->items[i];
     int64_t offset, length;
     if (key.type == RValue::Integer && key.ints.size() == 2) {
       offset = key.ints[0];
       length = key.ints[1];
-    } else if (key.type == RValue::Real && key.reals.size() == 2) {
+    } else if (key.type == RValue::Real && key.reals.size() == 2 && key.reals[0] >= 0 && key.reals[0] < 9e15 &&
+               key.reals[1] >= 0 && key.reals[1] < 9e15) {
       offset = static_cast<int64_t>(key.reals[0]);
       length = static_cast<int64_t>(key.reals[1]);
     } else {
       fail(kComponent, "{}: the key of \"{}\" is not c(offset, length)", rdx.string(), var_names->strings[i]);
     }
+    if (offset < 0 || length < 5 || static_cast<uint64_t>(length) > kMaxDecompressed)
+      fail(kComponent, "{}: the key of \"{}\" is offset {} length {} (expected offset >= 0, 5 <= length <= {})",
+           rdx.string(), var_names->strings[i], offset, length, kMaxDecompressed);
     index_[var_names->strings[i]] = {offset, length};
   }
 }
@@ -463,6 +518,11 @@ RValuePtr RLazyLoadDb::get(const std::string& name) const {
   const fs::path rdb = stem_.string() + ".rdb";
   std::ifstream in(rdb, std::ios::binary);
   if (!in) fail(kComponent, "cannot read {}", rdb.string());
+  std::error_code ec;
+  const auto file_size = fs::file_size(rdb, ec);
+  if (ec || static_cast<uint64_t>(it->second.first) + static_cast<uint64_t>(it->second.second) > file_size)
+    fail(kComponent, "{}: object \"{}\" at offset {} length {} runs past the end of the file ({} bytes)", rdb.string(),
+         name, it->second.first, it->second.second, ec ? 0 : file_size);
   in.seekg(it->second.first);
   std::string record(static_cast<size_t>(it->second.second), '\0');
   in.read(record.data(), static_cast<std::streamsize>(record.size()));

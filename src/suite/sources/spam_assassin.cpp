@@ -44,9 +44,10 @@ Part split_headers(const std::string& raw) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     pos = end + 1;
     if (line.empty()) break;
-    if ((line[0] == ' ' || line[0] == '\t') && !part.headers.empty()) {
-      part.headers.back().second += " " + line.substr(line.find_first_not_of(" \t"));
-      continue;
+    if (line[0] == ' ' || line[0] == '\t') {  // a folded header's continuation (RFC 5322 2.2.3)
+      const size_t text = line.find_first_not_of(" \t");
+      if (!part.headers.empty() && text != std::string::npos) part.headers.back().second += " " + line.substr(text);
+      continue;  // blank continuations, and continuations before any header (mbox junk), add nothing
     }
     const size_t colon = line.find(':');
     if (colon == std::string::npos) continue;  // the mbox "From " line and junk
@@ -348,8 +349,13 @@ std::vector<SpamAssassinMessage> read_spam_assassin(const fs::path& root) {
     for (const auto& entry : fs::directory_iterator(dir))
       if (entry.path().extension() == ".txt") files.push_back(entry.path());
     std::sort(files.begin(), files.end());
-    for (const auto& file : files)
-      messages.push_back({folder, file.filename().string(), label, parse_mail(read_file(file, "data"))});
+    for (const auto& file : files) {
+      try {
+        messages.push_back({folder, file.filename().string(), label, parse_mail(read_file(file, "data"))});
+      } catch (const std::exception& e) {  // a parser slip names the message it met it in
+        fail("data", "{}: {}", file.string(), e.what());
+      }
+    }
   }
   return messages;
 }

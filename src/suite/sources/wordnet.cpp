@@ -3,6 +3,8 @@
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 namespace retain::suite {
@@ -24,6 +26,24 @@ const std::string& wordnet_lex_name(int lex_file) {
   return names[static_cast<size_t>(lex_file)];
 }
 
+namespace {
+
+// A whole field read as a number in `base` within 0..max (WordNet's wndb(5): LEXFILE is two decimal
+// digits, WCNT two hex digits); anything else fails naming the field and `where()`.
+template <typename Where>
+long field_number(const std::string& text, int base, long max, const char* field, const Where& where) {
+  const bool digits = !text.empty() && text.size() <= 8 && std::all_of(text.begin(), text.end(), [&](char c) {
+    return base == 16 ? std::isxdigit(static_cast<unsigned char>(c)) : std::isdigit(static_cast<unsigned char>(c));
+  });
+  const long value = digits ? std::stol(text, nullptr, base) : -1;
+  if (value < 0 || value > max)
+    fail("data", "{}: {} is \"{}\" (expected a {} number 0..{})", where(), field, text, base == 16 ? "hexadecimal" : "decimal",
+         max);
+  return value;
+}
+
+}  // namespace
+
 std::vector<Synset> read_wordnet_data(const fs::path& path) {
   const std::string text = read_file(path, "data");
   std::vector<Synset> synsets;
@@ -40,19 +60,15 @@ std::vector<Synset> read_wordnet_data(const fs::path& path) {
     Synset s;
     std::string lex, type, count;
     if (!(fields >> s.offset >> lex >> type >> count)) fail("data", "{}: expected OFFSET LEXFILE TYPE WCNT", where());
-    try {
-      s.lex_file = std::stoi(lex);
-      const int words = std::stoi(count, nullptr, 16);
-      for (int i = 0; i < words; ++i) {
-        std::string word, lex_id;
-        if (!(fields >> word >> lex_id)) fail("data", "{}: expected {} words, found {}", where(), words, i);
-        if (auto paren = word.find('('); paren != std::string::npos) word = word.substr(0, paren);
-        for (auto& c : word)
-          if (c == '_') c = ' ';
-        s.words.push_back(word);
-      }
-    } catch (const std::invalid_argument&) {
-      fail("data", "{}: a number field is not a number", where());
+    s.lex_file = static_cast<int>(field_number(lex, 10, 44, "LEXFILE", where));
+    const auto words = field_number(count, 16, 0xff, "WCNT", where);
+    for (long i = 0; i < words; ++i) {
+      std::string word, lex_id;
+      if (!(fields >> word >> lex_id)) fail("data", "{}: expected {} words, found {}", where(), words, i);
+      if (auto paren = word.find('('); paren != std::string::npos) word = word.substr(0, paren);
+      for (auto& c : word)
+        if (c == '_') c = ' ';
+      s.words.push_back(word);
     }
     s.lex_name = wordnet_lex_name(s.lex_file);
     s.gloss = line.substr(bar + 3);

@@ -552,3 +552,24 @@ TEST_F(SuiteBuild, TrailingSlashAndNonSuiteFolders) {
   EXPECT_MSG(message, "not a suite folder");
   EXPECT_EQ(slurp(mine / "notes.txt"), "keep me");
 }
+
+// A balanced split that would come out empty says why (before: "an empty split" from the build, with
+// no word of the cap or the label).
+TEST(SuiteSplit, CapBelowLabelsAndMissingLabelAreNamed) {
+  TaskDraft draft;
+  draft.name = "toy";
+  draft.labels = {"a", "b", "c"};
+  for (int i = 0; i < 400; ++i)
+    draft.items.push_back({"a longer example text number " + std::to_string(i), draft.labels[static_cast<size_t>(i % 3)], "g" + std::to_string(i)});
+  SuiteOptions options;
+  options.max_train = 2;
+  options.max_test = 30;
+  EXPECT_MSG(retain::testing::error_of([&] { split_task(draft, options); }),
+             "task toy: the train split's cap of 2 examples is below its 3 labels");
+  options.max_train = 30;
+  const auto splits = split_task(draft, options);
+  EXPECT_EQ(splits.train.size(), 30u);
+  EXPECT_EQ(splits.test.size(), 30u);
+  draft.labels.push_back("d");  // a label no item has
+  EXPECT_MSG(retain::testing::error_of([&] { split_task(draft, options); }), "task toy: label \"d\" has no example in the");
+}

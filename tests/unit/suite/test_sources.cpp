@@ -16,7 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 namespace {
 
@@ -232,3 +234,130 @@ TEST(Sword, ZTextSlotsToVerses) {
 }
 
 }  // namespace
+
+// Corrupt lengths in R's serialisation fail with the origin before anything is allocated for them
+// (before: a character vector claiming 2^31 - 1 elements reserved 64 GB and threw std::length_error).
+TEST(RLazyLoad, CorruptLengthsFailBeforeAllocating) {
+  using retain::testing::put_int;
+  const auto header = [](int version) {
+    std::string s = "X\n";
+    put_int(s, version);
+    put_int(s, 0x040201);
+    put_int(s, 0x020300);
+    return s;
+  };
+  std::string strings = header(2);
+  put_int(strings, 16);  // STRSXP
+  put_int(strings, 0x7fffffff);
+  EXPECT_MSG(error_of([&] { parse_r_serialized(strings, "huge"); }),
+             "huge: a character vector of length 2147483647 at offset 22 cannot fit in the 0 bytes left");
+  std::string long_vector = header(2);
+  put_int(long_vector, 13);  // INTSXP, long-vector length form
+  put_int(long_vector, -1);
+  put_int(long_vector, -1);
+  put_int(long_vector, -1);
+  EXPECT_MSG(error_of([&] { parse_r_serialized(long_vector, "long"); }), "long: long vector length 18446744073709551615");
+  std::string negative = header(2);
+  put_int(negative, 9);  // CHARSXP
+  put_int(negative, -5);
+  EXPECT_MSG(error_of([&] { parse_r_serialized(negative, "neg"); }), "neg: string length -5 at offset 18");
+  std::string encoding = header(3);
+  put_int(encoding, -2);
+  EXPECT_MSG(error_of([&] { parse_r_serialized(encoding, "v3"); }), "v3: native encoding name length is -2");
+  std::string reals = header(2);
+  put_int(reals, 14);  // REALSXP of 2^29 doubles in 8 bytes
+  put_int(reals, 1 << 29);
+  put_int(reals, 0);
+  put_int(reals, 0);
+  EXPECT_MSG(error_of([&] { parse_r_serialized(reals, "reals"); }), "reals: a double vector of length 536870912");
+  // A record header claiming 4 GB after decompression is refused before the buffer is made.
+  std::string record;
+  put_int(record, -16);
+  record += "Z....";
+  EXPECT_MSG(error_of([&] { decode_rdb_record(record, "rec"); }), "rec: a record of 4294967280 bytes after decompression is over");
+}
+
+// An index key outside the .rdb file fails naming the object, before its record is allocated.
+TEST(RLazyLoad, IndexKeyPastTheFile) {
+  const auto dir = retain::testing::temp_dir("rdb_bad");
+  const auto a = retain::testing::RFrameWriter().serialize({{"x", {"a"}}});
+  retain::testing::write_lazyload_db(dir / "Rdata", {{"first", a}});
+  fs::resize_file(dir / "Rdata.rdb", 8);  // the record is cut
+  const RLazyLoadDb db(dir / "Rdata");
+  EXPECT_MSG(error_of([&] { db.get("first"); }), "object \"first\" at offset 0 length");
+  EXPECT_MSG(error_of([&] { db.get("first"); }), "runs past the end of the file (8 bytes)");
+}
+
+// Number fields out of range name the file, line and field (before: std::out_of_range from stoi).
+TEST(WordNet, BadNumberFieldsNameFileAndLine) {
+  const auto dir = retain::testing::temp_dir("wordnet_bad");
+  std::ofstream(dir / "data.noun") << "  1 licence line\n02000036 99999999999 n 01 dog 0 000 | a dog\n";
+  EXPECT_MSG(error_of([&] { read_wordnet_data(dir / "data.noun"); }),
+             "data.noun:2: LEXFILE is \"99999999999\" (expected a decimal number 0..44)");
+  std::ofstream(dir / "data.verb") << "02000036 05 n zz dog 0 000 | a dog\n";
+  EXPECT_MSG(error_of([&] { read_wordnet_data(dir / "data.verb"); }),
+             "data.verb:1: WCNT is \"zz\" (expected a hexadecimal number 0..255)");
+  std::ofstream(dir / "data.adj") << "02000036 45 n 01 dog 0 000 | a dog\n";
+  EXPECT_MSG(error_of([&] { read_wordnet_data(dir / "data.adj"); }), "data.adj:1: LEXFILE is \"45\"");
+}
+
+// A dictd offset too long for 64 bits names the index file, line and headword (before: a signed
+// overflow, then an unrelated "runs past the end").
+TEST(Dictd, OverflowingOffsetNamesIndexLine) {
+  EXPECT_MSG(error_of([] { dictd_number("//////////////"); }), "dictd number \"//////////////\" overflows 64 bits");
+  EXPECT_MSG(error_of([] { dictd_number(""); }), "an empty dictd number");
+  const auto dir = retain::testing::temp_dir("dictd_bad");
+  retain::testing::write_dictd(dir / "gcide", {{"Abb", "Abb, n. yarn.\n"}});
+  std::ofstream(dir / "gcide.index", std::ios::app) << "Zebra\t//////////////\tB\n";
+  EXPECT_MSG(error_of([&] { read_dictd(dir / "gcide"); }), "gcide.index:3: entry \"Zebra\": dictd number");
+  std::ofstream(dir / "gcide.index", std::ios::trunc) << "Zebra\tA\t/////////\n";  // length past the end, no overflow
+  EXPECT_MSG(error_of([&] { read_dictd(dir / "gcide"); }), "gcide.index:1: entry \"Zebra\" at 0+");
+}
+
+// A header continuation line of only blanks adds nothing (before: std::out_of_range from substr).
+TEST(SpamAssassin, BlankContinuationLine) {
+  const MailText mail = parse_mail("Subject: hello\n \t\nFrom: a@b.c\n\nthe body\n");
+  EXPECT_EQ(mail.subject, "hello");
+  EXPECT_EQ(mail.body, "the body\n");
+}
+
+// Package "foo" takes foo-1.2.0.tgz, never the cached file of package "foo-bar" (before: the
+// prefix "foo-" matched "foo-bar-1.0.0.tgz", the last in name order).
+TEST(Npm, CacheMatchesTheWholePackageName) {
+  const auto root = retain::testing::temp_dir("npm_cache");
+  const fs::path tgz = root / "npm" / "tgz";
+  fs::create_directories(root / "pkg" / "package");
+  std::ofstream(root / "pkg" / "package" / "package.json") << "{}";
+  fs::create_directories(tgz);
+  for (const std::string name : {"foo-1.2.0.tgz", "foo-bar-1.0.0.tgz", "foo-2d-1.0.0.tgz"})
+    run_process({"tar", "-czf", (tgz / name).string(), "-C", (root / "pkg").string(), "package"});
+  const auto got = NpmPackages(root).fetch("foo");
+  EXPECT_EQ(got.source.version, "1.2.0");
+  EXPECT_EQ(got.source.file, "foo-1.2.0.tgz");
+  EXPECT_TRUE(fs::is_regular_file(got.root / "package" / "package.json"));
+  EXPECT_EQ(NpmPackages(root).fetch("foo-bar").source.version, "1.0.0");
+}
+
+// run_process's pipes are close-on-exec: a program started while another run_process is running
+// holds no more pipes than one started alone (whatever this test itself inherited is in both).
+TEST(Process, PipesAreNotInheritedByOtherChildren) {
+  const auto pipes_held = [] {  // the glob's own descriptor is gone by the time readlink runs: hence "true"
+    const auto listing = run_process({"sh", "-c", "for f in /proc/$$/fd/*; do readlink \"$f\"; done; true"}).out;
+    size_t pipes = 0;
+    for (size_t at = listing.find("pipe:"); at != std::string::npos; at = listing.find("pipe:", at + 1)) ++pipes;
+    return pipes;
+  };
+  const size_t alone = pipes_held();
+  EXPECT_GE(alone, 2u);  // its own stdout and stderr at least
+  std::thread slow([] { run_process({"sleep", "1"}); });
+  size_t beside = 0;
+  try {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    beside = pipes_held();
+  } catch (...) {
+    slow.join();
+    throw;
+  }
+  slow.join();
+  EXPECT_EQ(beside, alone);
+}
