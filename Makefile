@@ -3,7 +3,7 @@
 JOBS ?= 2
 RETAIN := build/retain
 
-.PHONY: all build test demo deps clean format
+.PHONY: all build test demo deps clean format fuzz
 
 all: build
 
@@ -36,6 +36,16 @@ demo:
 	@test -f $(DEMO_DATA)/tasks.txt || $(RETAIN) data build --suite core5 --out $(DEMO_DATA) --cache $(DATA_CACHE)
 	$(RETAIN) run --model $(DEMO_MODEL) --config configs/demo.toml --out $(DEMO_OUT) --overwrite --jobs $(DEMO_JOBS) \
 	  $(addprefix --method ,$(DEMO_METHODS)) $$(sed 's|^|--task $(DEMO_DATA)/|' $(DEMO_DATA)/tasks.txt)
+
+# Fuzzing (issue 19): every reader's libFuzzer target (fuzz/) for FUZZ_SECONDS each, built with clang
+# in build-fuzz (ASan + UBSan); the summary table is build-fuzz/fuzz-summary.md, findings in
+# build-fuzz/findings/. Needs clang (scripts/install-deps.sh --fuzz).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/install-deps.sh --fuzz
+	@test -f build-fuzz/build.ninja || cmake --preset fuzz
+	cmake --build build-fuzz --parallel $(JOBS) --target fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 clean:
 	rm -rf build build-debug build-asan build-cuda

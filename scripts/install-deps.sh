@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything retain needs to build and test on Debian 12, with apt-get. Idempotent: installs
 # only what is missing (and runs `apt-get update` only then), non-interactive, sudo only when not root.
-# Usage: scripts/install-deps.sh [--demo]   (--demo: what `make demo` needs, without the test-only browser)
+# Usage: scripts/install-deps.sh [--demo|--fuzz]   (--demo: what `make demo` needs, without the test-only
+# browser; --fuzz: everything plus clang and its libFuzzer runtime, for `make fuzz`)
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,9 @@ packages=(
   chromium                                                # test only: headless rendering of `retain report`
 )
 
+if [ "${1:-}" = --fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)                    # `make fuzz`: libFuzzer, ASan, UBSan
+fi
 if [ "${1:-}" = --demo ]; then
   keep=()
   for package in "${packages[@]}"; do [ "$package" = chromium ] || keep+=("$package"); done

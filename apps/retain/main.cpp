@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 
@@ -27,6 +28,9 @@ int report(const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Over a file-size limit (ulimit -f, prlimit --fsize) a write fails with EFBIG and the writer names
+  // the file (core/files.h), instead of SIGXFSZ killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"retain: continual learning for language models (libtorch)", "retain"};
   app.set_version_flag("--version", version_text, "Print the versions of retain and libtorch, and CUDA availability");
   // At most one subcommand during parsing, so that an unknown word is reported as such; none at all

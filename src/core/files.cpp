@@ -28,9 +28,12 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       if (!out) fail(component, "cannot create {}: {}", tmp.string(), std::strerror(errno));
+      errno = 0;
       write(out);
       out.flush();
-      if (!out) fail(component, "error while writing {} (disk full?)", tmp.string());
+      if (!out)
+        fail(component, "error while writing {}: {} (disk full, or over a file-size limit?)", tmp.string(),
+             errno ? std::strerror(errno) : "the stream failed");
     }
     std::error_code ec;
     fs::rename(tmp, path, ec);

@@ -167,7 +167,8 @@ void save(const std::filesystem::path& path, const std::vector<std::pair<std::st
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     RETAIN_CHECK(!header.contains(name), kComponent, "{}: tensor name '{}' appears twice", path.string(), name);
-    if (std::none_of(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeEntry& e) { return e.type == t.scalar_type(); }))
+    const auto type = t.scalar_type();  // (a structured binding cannot be captured in C++17)
+    if (std::none_of(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeEntry& e) { return e.type == type; }))
       fail(kComponent, "{}: cannot store tensor '{}' of dtype {} (safetensors dtypes: F64, F32, F16, BF16, I64, I32, "
            "I16, I8, U8, BOOL)", path.string(), name, c10::toString(t.scalar_type()));
     auto c = t.detach().to(at::kCPU).contiguous();

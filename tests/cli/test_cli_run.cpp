@@ -223,6 +223,18 @@ TEST(CliRun, KilledRunResumesToTheUninterruptedResults) {
   EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "progress.json"));
   EXPECT_EQ(json::parse(retain::read_file(dir / "cut" / "summary.json")),
             json::parse(retain::read_file(dir / "whole" / "summary.json")));
+  // Over a file-size limit (a full disk, as far as a writer can tell) the run stops with an error that
+  // names the file, leaves no temporary behind and keeps what it had written; --resume then finishes
+  // with the uninterrupted results.
+  const auto limited = run(args("limited"), "prlimit --fsize=40000 ");
+  expect_error(limited, {"error while writing", ".tmp-", "File too large"});
+  EXPECT_TRUE(fs::exists(dir / "limited" / "config.json"));
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "limited"))
+    EXPECT_NO_MSG(entry.path().filename().string(), ".tmp-") << entry.path();
+  const auto finished = run({"run", "--resume", (dir / "limited").string()});
+  ASSERT_EQ(finished.code, 0) << finished.err;
+  EXPECT_EQ(json::parse(retain::read_file(dir / "limited" / "summary.json")),
+            json::parse(retain::read_file(dir / "whole" / "summary.json")));
   // --resume of a folder without a run is an error naming it.
   expect_error(run({"run", "--resume", (dir / "nothing").string()}), {"nothing", "config.json"});
 }

@@ -330,6 +330,19 @@ class XdrReader {
   std::vector<RValuePtr> refs_;
 };
 
+// Runs `end` when the scope ends, thrown out of or not: each decompressor's state is freed even when
+// growing its output fails.
+class EndOnExit {
+ public:
+  explicit EndOnExit(std::function<void()> end) : end_(std::move(end)) {}
+  ~EndOnExit() { end_(); }
+  EndOnExit(const EndOnExit&) = delete;
+  EndOnExit& operator=(const EndOnExit&) = delete;
+
+ private:
+  std::function<void()> end_;
+};
+
 void check_decompressed_size(size_t expected, const std::string& origin) {
   if (expected > kMaxDecompressed)
     fail(kComponent, "{}: a record of {} bytes after decompression is over the {} byte limit", origin, expected,
@@ -353,9 +366,10 @@ uint32_t big_endian_u32(const std::string& s, size_t at) {
 }  // namespace
 
 std::string inflate_zlib(const std::string& data, const std::string& origin, size_t expected) {
+  check_decompressed_size(expected, origin);
   z_stream z{};
   if (inflateInit2(&z, 15 + 32) != Z_OK) fail(kComponent, "{}: zlib initialisation failed", origin);
-  check_decompressed_size(expected, origin);
+  const EndOnExit end_stream([&] { inflateEnd(&z); });  // also when growing the output throws
   std::string out;
   out.resize(expected ? expected : data.size() * 4 + 1024);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -371,13 +385,13 @@ std::string inflate_zlib(const std::string& data, const std::string& origin, siz
     if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
   }
   const size_t size = z.total_out;
-  inflateEnd(&z);
   if (rc != Z_STREAM_END) fail(kComponent, "{}: zlib/gzip data is corrupt or truncated (zlib code {})", origin, rc);
   out.resize(size);
   return out;
 }
 
 std::string decompress_xz(const std::string& data, const std::string& origin, size_t expected) {
+  check_decompressed_size(expected, origin);
   lzma_stream s = LZMA_STREAM_INIT;
   // An .xz container starts with FD 37 7A 58 5A 00; R's lazy-load records are raw LZMA2 streams
   // written with preset 9 (serialize.c R_compress3), which a raw decoder with the same dictionary reads.
@@ -394,7 +408,7 @@ std::string decompress_xz(const std::string& data, const std::string& origin, si
     init = lzma_raw_decoder(&s, filters);
   }
   if (init != LZMA_OK) fail(kComponent, "{}: xz initialisation failed", origin);
-  check_decompressed_size(expected, origin);
+  const EndOnExit end_stream([&] { lzma_end(&s); });
   std::string out(expected ? expected : data.size() * 4 + 1024, '\0');
   s.next_in = reinterpret_cast<const uint8_t*>(data.data());
   s.avail_in = data.size();
@@ -407,7 +421,6 @@ std::string decompress_xz(const std::string& data, const std::string& origin, si
     if (rc != LZMA_OK) break;
   }
   const size_t size = s.total_out;
-  lzma_end(&s);
   if (rc != LZMA_STREAM_END) fail(kComponent, "{}: xz data is corrupt or truncated (lzma code {})", origin, static_cast<int>(rc));
   out.resize(size);
   return out;
@@ -417,6 +430,7 @@ std::string decompress_bzip2(const std::string& data, const std::string& origin,
   bz_stream s{};
   check_decompressed_size(expected, origin);
   if (BZ2_bzDecompressInit(&s, 0, 0) != BZ_OK) fail(kComponent, "{}: bzip2 initialisation failed", origin);
+  const EndOnExit end_stream([&] { BZ2_bzDecompressEnd(&s); });
   std::string out(expected ? expected : data.size() * 4 + 1024, '\0');
   s.next_in = const_cast<char*>(data.data());
   s.avail_in = static_cast<unsigned>(data.size());
@@ -431,7 +445,6 @@ std::string decompress_bzip2(const std::string& data, const std::string& origin,
     if (rc != BZ_OK) break;
     if (s.avail_in == 0 && s.avail_out > 0) break;
   }
-  BZ2_bzDecompressEnd(&s);
   if (rc != BZ_STREAM_END) fail(kComponent, "{}: bzip2 data is corrupt or truncated (bzip2 code {})", origin, rc);
   out.resize(produced);
   return out;

@@ -82,4 +82,19 @@ TEST(Toml, ParsesTablesAndNamesTheLineOfASyntaxError) {
   EXPECT_MSG(message, "[config] run.toml:2:");
 }
 
+// Non-ASCII is kept in strings and comments, and refused elsewhere with its line and column before
+// toml++ sees it (fuzz/toml.cpp found toml++ 3.3 reaching __builtin_unreachable on "×" there).
+TEST(Toml, NonAsciiOutsideStringsIsRefusedWithItsPlace) {
+  const auto j = retain::parse_toml(
+      "# (t + 1) \u00d7 250\n[run]\nname = \"caf\u00e9 \\\" \u00d7\"\nx = 'l\u00e9'\n"
+      "y = \"\"\"\u00e9\"\"\"  # \u00e9\nz = '''\u00e9'''\n",
+      "run.toml");
+  EXPECT_EQ(j["run"]["name"], "caf\u00e9 \" \u00d7");
+  EXPECT_EQ(j["run"]["x"], "l\u00e9");
+  EXPECT_EQ(j["run"]["y"], "\u00e9");
+  EXPECT_EQ(j["run"]["z"], "\u00e9");
+  const auto message = error_of([] { retain::parse_toml("[optim]\nmax_e2-c\u00d7 250)\n", "run.toml"); });
+  EXPECT_MSG(message, "[config] run.toml:2:9: a non-ASCII character outside a string or comment");
+}
+
 }  // namespace
