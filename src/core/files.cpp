@@ -1,6 +1,7 @@
 #include "retain/core/files.h"
 
 #include "retain/core/error.h"
+#include "retain/core/fault_injection.h"
 
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
         fail(component, "error while writing {}: {} (disk full, or over a file-size limit?)", tmp.string(),
              errno ? std::strerror(errno) : "the stream failed");
     }
+    fault_point("write");  // tests: killed with the temporary written and PATH not yet replaced
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) fail(component, "cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message());

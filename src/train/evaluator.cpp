@@ -1,6 +1,7 @@
 #include "retain/train/evaluator.h"
 
 #include "retain/core/error.h"
+#include "retain/core/fault_injection.h"
 #include "retain/data/prompt.h"
 #include "retain/eval/results.h"
 #include "retain/eval/scoring.h"
@@ -37,6 +38,7 @@ std::vector<std::string> generate_answers(CausalLM& model, const Tokenizer& toke
       prompts.push_back(tokenize_prompt(tokenizer, format_prompt(task, examples[i]), tokenize));
     for (const auto& ids : generate(model, prompts, g))
       answers.push_back(first_answer_line(tokenizer.decode(ids, /*skip_special_tokens=*/true)));
+    fault_point("eval");
   }
   return answers;
 }
@@ -145,6 +147,7 @@ at::Tensor rank_label_scores(CausalLM& model, const Tokenizer& tokenizer, const 
       }
     }
     parts.push_back(scores);
+    fault_point("eval");  // tests: killed mid-evaluation (core/fault_injection.h)
   }
   return at::cat(parts).to(at::kCPU);  // one device → host copy per call
 }
