@@ -1,6 +1,5 @@
 #include "retain/core/fault_injection.h"
 
-#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -11,40 +10,39 @@ namespace retain {
 
 namespace {
 
-struct Plan {
-  std::map<std::string, long, std::less<>> at;  // point → the call that kills
-  std::map<std::string, long, std::less<>> seen;
-  std::mutex mutex;
-};
+// RETAIN_TEST_FAULT is read at every point (a test may set it in a forked child after the parent
+// has passed points already); only the counts persist.
+std::map<std::string, long, std::less<>>& seen() {
+  static std::map<std::string, long, std::less<>> counts;
+  return counts;
+}
+std::mutex& seen_mutex() {
+  static std::mutex m;
+  return m;
+}
 
-Plan* plan() {  // parsed once; nullptr when RETAIN_TEST_FAULT is unset (the normal case)
-  static Plan* const parsed = []() -> Plan* {
-    const char* spec = std::getenv("RETAIN_TEST_FAULT");
-    if (!spec || !*spec) return nullptr;
-    auto* p = new Plan;
-    std::string text(spec);
-    size_t start = 0;
-    while (start < text.size()) {
-      const size_t end = std::min(text.find(',', start), text.size());
-      const std::string item = text.substr(start, end - start);
-      const size_t colon = item.find(':');
-      if (colon != std::string::npos) p->at[item.substr(0, colon)] = std::atol(item.c_str() + colon + 1);
-      start = end + 1;
-    }
-    return p;
-  }();
-  return parsed;
+// The N of "name:N" in `spec`, or 0.
+long kill_at(std::string_view spec, std::string_view name) {
+  size_t start = 0;
+  while (start < spec.size()) {
+    const size_t end = std::min(spec.find(',', start), spec.size());
+    const std::string_view item = spec.substr(start, end - start);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == ':')
+      return std::atol(std::string(item.substr(name.size() + 1)).c_str());
+    start = end + 1;
+  }
+  return 0;
 }
 
 }  // namespace
 
 void fault_point(std::string_view name) {
-  Plan* p = plan();
-  if (!p) return;
-  std::lock_guard<std::mutex> lock(p->mutex);
-  const auto it = p->at.find(name);
-  if (it == p->at.end()) return;
-  if (++p->seen[std::string(name)] == it->second) std::raise(SIGKILL);
+  const char* spec = std::getenv("RETAIN_TEST_FAULT");
+  if (!spec || !*spec) return;
+  const long at = kill_at(spec, name);
+  if (at <= 0) return;
+  std::lock_guard<std::mutex> lock(seen_mutex());
+  if (++seen()[std::string(name)] == at) std::raise(SIGKILL);
 }
 
 }  // namespace retain

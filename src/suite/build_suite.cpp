@@ -48,6 +48,9 @@ json build_suite(const SuiteOptions& given, std::ostream& log) {
   const fs::path cache = options.cache.empty() ? default_cache_dir() : options.cache;
   fs::create_directories(cache);
   if (options.out.has_parent_path()) fs::create_directories(options.out.parent_path());
+  if (const size_t stale = remove_stale_temporaries(options.out))
+    log << fmt::format("retain data: removed {} folder{} left beside {} by a build that was killed\n", stale,
+                       stale == 1 ? "" : "s", options.out.string());
   const fs::path tmp = temporary_beside(options.out);
   remove_tree(tmp);
   fs::create_directories(tmp);

@@ -15,7 +15,12 @@ std::filesystem::path temporary_beside(const std::filesystem::path& out);
 bool is_replaceable_suite(const std::filesystem::path& dir);
 
 /// Renames `tmp` to `out`. An existing `out` is replaced only with `overwrite` and when it is
-/// replaceable; it is moved aside first and put back if the rename fails.
+/// replaceable, by one atomic exchange (renameat2 RENAME_EXCHANGE; on a filesystem without it, moved
+/// aside first and put back if the rename fails).
 void publish(const std::filesystem::path& tmp, const std::filesystem::path& out, bool overwrite);
+
+/// Removes OUT.tmp-PID and OUT.old-PID beside `out` left by builds that were killed (PID no longer
+/// running); returns how many.
+size_t remove_stale_temporaries(const std::filesystem::path& out);
 
 }  // namespace retain::suite

@@ -6,6 +6,7 @@
 //   step   after each optimizer step, before anything of it is saved   (train/trainer.cpp)
 //   eval   after each evaluation batch                                  (train/evaluator.cpp)
 //   write  inside write_file_atomic: the temporary is written, not yet renamed (core/files.cpp)
+//   publish  `retain data build`: the new suite exchanged into place, the old not yet removed
 // tests/cli/test_cli_faults.cpp kills `retain run` at seeded random points and resumes each time.
 #pragma once
 

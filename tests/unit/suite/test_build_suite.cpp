@@ -24,6 +24,9 @@
 #include <set>
 #include <sstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -572,4 +575,82 @@ TEST(SuiteSplit, CapBelowLabelsAndMissingLabelAreNamed) {
   EXPECT_EQ(splits.test.size(), 30u);
   draft.labels.push_back("d");  // a label no item has
   EXPECT_MSG(retain::testing::error_of([&] { split_task(draft, options); }), "task toy: label \"d\" has no example in the");
+}
+
+namespace {
+
+// Every regular file below `dir` with its bytes, by relative path.
+std::map<std::string, std::string> folder_bytes(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = slurp(entry.path());
+  return files;
+}
+
+// Runs an --overwrite build of `out` in a child process SIGKILLed at the `at`-th fault point `point`
+// (core/fault_injection.h); returns its wait status.
+int killed_rebuild(const fs::path& cache, const fs::path& out, const std::string& point, int at) {
+  const pid_t child = fork();
+  if (child == 0) {
+    setenv("RETAIN_TEST_FAULT", (point + ":" + std::to_string(at)).c_str(), 1);
+    SuiteOptions options;
+    options.suite = "core5";
+    options.out = out;
+    options.cache = cache;
+    options.max_train = 40;  // a different suite from the first build's 60
+    options.max_test = 20;
+    options.seed = 7;
+    options.overwrite = true;
+    std::ostringstream log;
+    try {
+      build_suite(options, log);
+    } catch (...) {
+      _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return status;
+}
+
+}  // namespace
+
+// `retain data build` killed while writing the new suite, or just after putting it in place, leaves
+// OUT holding a whole suite (the old one, or the new one) and nothing half-written; the next build
+// removes what the killed one left beside OUT.
+TEST_F(SuiteBuild, KilledRebuildLeavesAWholeSuite) {
+  const fs::path dir = out("killed");
+  build(cache(), dir, "core5");
+  const auto before = folder_bytes(dir);
+  for (const int at : {1, 4, 9}) {
+    const int status = killed_rebuild(cache(), dir, "write", at);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "write:" << at << " status " << status;
+    EXPECT_TRUE(folder_bytes(dir) == before) << "write:" << at;  // the old suite, untouched
+  }
+  size_t leftovers = 0;
+  for (const auto& entry : fs::directory_iterator(dir.parent_path()))
+    leftovers += entry.path().filename().string().rfind("killed.tmp-", 0) == 0;
+  EXPECT_EQ(leftovers, 1u);  // the last killed build's folder: each build removed its predecessor's
+  const int status = killed_rebuild(cache(), dir, "publish", 1);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  const auto after = folder_bytes(dir);  // the new suite, whole: its manifest lists each task's files
+  EXPECT_FALSE(after == before);
+  EXPECT_MSG(after.at("manifest.json"), "\"max_train\": 40");
+  std::ostringstream log;
+  SuiteOptions options;
+  options.suite = "core5";
+  options.out = dir;
+  options.cache = cache();
+  options.max_train = 60;
+  options.max_test = 20;
+  options.seed = 7;
+  options.overwrite = true;
+  build_suite(options, log);
+  EXPECT_MSG(log.str(), "removed 1 folder left beside");  // the publish-killed build's (the old suite)
+  EXPECT_TRUE(folder_bytes(dir) == before);  // the same build again gives the same bytes
+  for (const auto& entry : fs::directory_iterator(dir.parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().find("killed.tmp-"), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find("killed.old-"), std::string::npos) << entry.path();
+  }
 }
