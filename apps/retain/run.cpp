@@ -180,16 +180,9 @@ void run_run(RunOptions o) {
                              out.string(), lock.stale_holder());
   // Temporaries of a writer killed mid-write (core/files.h "PATH.tmp-PID"): with the lock held no
   // writer is alive, so they are leftovers; the files they were to replace are intact.
-  if (fs::exists(out / "config.json")) {
-    std::vector<fs::path> leftovers;
-    for (const auto& entry : fs::recursive_directory_iterator(out))
-      if (entry.is_regular_file() && entry.path().filename().string().find(".tmp-") != std::string::npos)
-        leftovers.push_back(entry.path());
-    for (const auto& path : leftovers) fs::remove(path);
-    if (!leftovers.empty())
-      std::cerr << fmt::format("retain run: removed {} unfinished temporary file{} of an interrupted run in {}\n",
-                               leftovers.size(), leftovers.size() == 1 ? "" : "s", out.string());
-  }
+  if (const size_t removed = remove_leftover_temporaries(out))
+    std::cerr << fmt::format("retain run: removed {} unfinished temporary file{} of an interrupted run in {}\n", removed,
+                             removed == 1 ? "" : "s", out.string());
   if (fs::exists(out / "config.json") && !o.overwrite) {
     const json existing = read_json_file(out / "config.json", "run");
     RETAIN_CHECK(existing == resolved, "run", "{} already holds a different run (its config.json differs); choose another "

@@ -52,6 +52,17 @@ void write_file_atomic(const fs::path& path, const std::string& contents, const 
                     component);
 }
 
+size_t remove_leftover_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  std::vector<fs::path> leftovers;
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec))
+    if (entry.is_regular_file(ec) && entry.path().filename().string().find(".tmp-") != std::string::npos)
+      leftovers.push_back(entry.path());
+  for (const auto& path : leftovers) fs::remove(path, ec);
+  return leftovers.size();
+}
+
 uintmax_t remove_tree(const fs::path& path) {
   std::error_code ec;
   const auto status = fs::symlink_status(path, ec);

@@ -106,12 +106,16 @@ PretrainSummary pretrain(const PretrainOptions& given, const std::vector<Pretrai
                  "{} exists and is not empty; pass --resume to continue its run or --overwrite to start over in it",
                  o.out.string());
   }
+  // --resume: the temporaries of the killed run's interrupted writes are leftovers (core/files.h).
+  const size_t leftovers = o.resume ? remove_leftover_temporaries(o.out) : 0;
   PretrainMetricsFile metrics(o.out / "metrics.jsonl");
   std::vector<PretrainObserver*> observers = {&metrics};
   observers.insert(observers.end(), extra_observers.begin(), extra_observers.end());
   auto note = [&](const std::string& line) {
     for (auto* observer : observers) observer->on_note(line);
   };
+  if (leftovers) note(fmt::format("removed {} unfinished temporary file{} of the interrupted run", leftovers,
+                                  leftovers == 1 ? "" : "s"));
 
   const Tokenizer tokenizer = Tokenizer::from_file(o.tokenizer);
   auto special_id = [&](const std::string& token, const char* role) -> int64_t {

@@ -22,6 +22,11 @@ void write_file_atomic(const fs::path& path, const std::function<void(std::ostre
 /// Same, for a ready string.
 void write_file_atomic(const fs::path& path, const std::string& contents, const std::string& component = "io");
 
+/// Removes the "NAME.tmp-PID" files below `dir` that writers killed mid-write left (the files they
+/// were to replace are intact); returns how many. Only for a folder this process holds the lock of
+/// (core/dir_lock.h), so that no live writer's temporary is taken.
+size_t remove_leftover_temporaries(const fs::path& dir);
+
 /// Deletes PATH and everything below it (no error if it does not exist); returns the number of
 /// entries removed. Use this, never std::filesystem::remove_all: the libtorch.so of PyTorch wheels
 /// exports its own copy of remove_all, which interposes on libstdc++'s and crashes (seen with
