@@ -158,6 +158,36 @@ TEST(CliLaunch, AKilledRankStopsTheJobAndIsNamed) {
   EXPECT_FALSE(fs::exists(dir / "dp" / "seqft" / "results.json"));
 }
 
+// Rank 1 SIGKILLed mid-way through the second method: the launcher stops the job naming it, and
+// `retain launch ... -- run --resume DIR` on two ranks reaches the uninterrupted result bitwise
+// (every rank reads rank 0's resume point; each step's dropout seeds depend on the step alone).
+TEST(CliLaunch, AJobCutByAKilledRankResumesToTheUninterruptedResult) {
+  const auto dir = temp_dir("cli_launch");
+  const auto a = make_task(dir, "colors", {"red", "blue", "green", "black"}, 4);
+  const auto b = make_task(dir, "animals", {"cat", "dog", "cow", "pig"}, 4);
+  const auto args = [&](const std::string& out) {
+    return launched(2, with(run_args({a, b}, {"seqft", "inclora"}, dir / out, 4),
+                            {"--set", "run.checkpoint_every_steps=1"}));
+  };
+  ASSERT_EQ(run(args("whole")).code, 0);
+  // 4 steps per task, 8 per method: step 11 is inclora's first task, its step 3.
+  const auto killed = run(args("cut"), "RETAIN_TEST_KILL_AFTER_STEPS=11 RETAIN_TEST_KILL_RANK=1 ");
+  expect_error(killed, {"rank 1 was killed by signal 9"});
+  EXPECT_TRUE(fs::exists(dir / "cut" / "seqft" / "results.json"));
+  EXPECT_FALSE(fs::exists(dir / "cut" / "inclora" / "results.json"));
+  const auto resumed = run(launched(2, {"run", "--resume", (dir / "cut").string()}));
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_MSG(resumed.err, "seqft already finished");
+  for (const std::string method : {"seqft", "inclora"}) {
+    const auto whole = json::parse(retain::read_file(dir / "whole" / method / "results.json"));
+    const auto cut = json::parse(retain::read_file(dir / "cut" / method / "results.json"));
+    EXPECT_EQ(cut["matrix"], whole["matrix"]) << method;
+    const Difference d = compare_checkpoints(dir / "whole" / method / "checkpoints", dir / "cut" / method / "checkpoints");
+    EXPECT_GT(d.tensors, 0) << method;
+    EXPECT_TRUE(d.bitwise) << method << ": max |d| = " << d.max_abs;
+  }
+}
+
 TEST(CliLaunch, FailedRanksAndUnsupportedMethodsAreNamed) {
   const auto dir = temp_dir("cli_launch");
   const auto a = make_task(dir, "colors", {"red", "blue"}, 2);
