@@ -2,6 +2,7 @@
 
 #include "retain/core/error.h"
 #include "retain/core/torch_compat.h"
+#include "retain/dist/replica_check.h"
 #include "retain/train/adamw.h"
 #include "retain/train/batch_forward.h"
 #include "retain/train/data_parallel.h"
@@ -11,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 
 namespace retain {
@@ -159,6 +161,10 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
     set_rng_state(state.rng, ctx.run.device);
     resume_at = state.steps_done;
   }
+  // Test hook: RETAIN_TEST_CHECK_REPLICAS=1 compares the ranks' trainable parameters after every step
+  // (dist/replica_check.h); the whole model is compared after every task regardless.
+  const char* check_env = std::getenv("RETAIN_TEST_CHECK_REPLICAS");
+  const bool check_every_step = ctx.run.dist->distributed() && check_env && std::string(check_env) == "1";
   auto last_checkpoint = std::chrono::steady_clock::now();
   int64_t steps_since_checkpoint = 0;
 
@@ -210,6 +216,8 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
     optimizer.step();
     method.after_step(ctx);
     optimizer.zero_grad();
+    if (check_every_step)
+      check_replicas(*ctx.run.dist, params, fmt::format("task \"{}\", step {}", ctx.task().name, step + 1));
 
     StepInfo info;
     info.task_index = ctx.task_index;
@@ -247,6 +255,8 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   ctx.run.model->eval();
   for (auto& p : params) p.mutable_grad() = at::Tensor();
   method.on_task_end(ctx);
+  if (ctx.run.dist->distributed())
+    check_replicas(*ctx.run.dist, ctx.run.model->parameters(), fmt::format("the end of task \"{}\"", ctx.task().name));
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - task_start).count();
   return summary;
 }

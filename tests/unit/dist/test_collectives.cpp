@@ -3,6 +3,7 @@
 // for integers-valued floats; a rank that never arrives is named in the timeout.
 #include "retain/dist/bucketed_all_reduce.h"
 #include "retain/dist/process_group.h"
+#include "retain/dist/replica_check.h"
 
 #include "common/test_support.h"
 
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <functional>
 #include <thread>
@@ -121,6 +123,18 @@ TEST(DistCollectives, BroadcastAllGatherRowsAndBarrier) {
     ctx.barrier("a test");
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_GE(waited, 0.19) << "rank " << r;
+  });
+}
+
+TEST(DistCollectives, ReplicasThatDivergeAreNamed) {
+  on_ranks(3, [](DistContext& ctx) {
+    std::vector<at::Tensor> same = {at::arange(6, at::kFloat), at::ones({2, 2}, at::kDouble)};
+    check_replicas(ctx, same, "identical");  // no error
+    // Rank 2 differs in one element by one float32 ulp: named.
+    std::vector<at::Tensor> params = {at::arange(6, at::kFloat), at::ones({2, 2}, at::kDouble)};
+    if (ctx.rank() == 2) params[0][5] = std::nextafter(5.0f, 6.0f);
+    EXPECT_MSG(error_of([&] { check_replicas(ctx, params, "task \"t\", step 3"); }),
+               "task \"t\", step 3: the parameters of rank 2 differ from rank 0's");
   });
 }
 
