@@ -196,8 +196,8 @@ void run_run(RunOptions o) {
     write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
     std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
     if (dist->distributed())
-      std::cerr << fmt::format("retain run: data parallel on {} ranks ({}); rank 0 scores and writes\n",
-                               dist->world_size(), dist->backend_name());
+      std::cerr << fmt::format("retain run: data parallel on {} rank{} ({}); rank 0 scores and writes\n",
+                               dist->world_size(), dist->world_size() == 1 ? "" : "s", dist->backend_name());
   }
 
   int64_t kill_after = 0, steps = 0;

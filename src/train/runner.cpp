@@ -353,6 +353,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   };
   auto score_all = [&](int64_t stage) {
     if (!writer) {  // the model set up exactly as rank 0 leaves it after scoring, without the scoring
+      compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
       method->prepare_evaluation(run, stage);
       if (method->is_oracle()) method->select_task(run, T - 1);
       return;

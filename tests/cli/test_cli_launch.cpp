@@ -82,6 +82,12 @@ TEST(CliLaunch, SeqftOnTwoRanksEqualsItsShardsInOneProcessBitwiseAndTheFullBatch
   ASSERT_EQ(sim.code, 0) << sim.err;
   auto one = run(run_args({a}, {"seqft"}, dir / "one", 20), kOneThread);
   ASSERT_EQ(one.code, 0) << one.err;
+  // A launched world of one (a Gloo group of 1, the plain training path) is the plain run, bitwise.
+  auto alone = run(launched(1, run_args({a}, {"seqft"}, dir / "alone", 20)), kOneThread);
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  EXPECT_MSG(alone.err, "data parallel on 1 rank (gloo)");
+  EXPECT_EQ(retain::read_file(dir / "alone" / "seqft" / "checkpoints" / "task_1" / "model.safetensors"),
+            retain::read_file(dir / "one" / "seqft" / "checkpoints" / "task_1" / "model.safetensors"));
   // Rank 0 alone prints the comparison table: as often as the single process does.
   EXPECT_EQ(occurrences(dp.out, "seqft"), occurrences(one.out, "seqft")) << dp.out;
 
@@ -111,7 +117,7 @@ TEST(CliLaunch, SeqftOnTwoRanksEqualsItsShardsInOneProcessBitwiseAndTheFullBatch
 // The methods with statistics of their own, two tasks of 10 steps each: EWC's Fisher, ASR's router
 // features, OSFT's importance, InfLoRA's covariances and SETA's selection, importance and gate
 // features are sharded over the ranks and reduced (inclora, which has none, is the control).
-TEST(CliLaunch, MethodsReduceTheirStatisticsOverTwoRanks) {
+TEST(CliLaunchMethods, ReduceTheirStatisticsOverTwoRanks) {
   const auto dir = temp_dir("cli_launch");
   const auto a = make_task(dir, "colors", {"red", "blue", "green", "black"}, 4);
   const auto b = make_task(dir, "animals", {"cat", "dog", "cow", "pig"}, 4);
