@@ -52,3 +52,28 @@ else()
   set(RETAIN_TORCH_HAS_CUDA OFF)
 endif()
 message(STATUS "retain: libtorch ${Torch_VERSION} (CUDA: ${RETAIN_TORCH_HAS_CUDA})")
+
+# c10d process groups (src/dist): Gloo always (its headers are Debian's libgloo-dev; libtorch_cpu
+# exports ProcessGroupGloo), NCCL only where libtorch was built with CUDA and ships its header.
+find_path(GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS})
+if(NOT GLOO_INCLUDE_DIR)
+  message(FATAL_ERROR "retain: the Gloo headers (gloo/config.h) were not found: apt-get install libgloo-dev "
+                      "(scripts/install-deps.sh), or put them on CMAKE_PREFIX_PATH")
+endif()
+add_library(retain_c10d INTERFACE)
+target_include_directories(retain_c10d SYSTEM INTERFACE ${GLOO_INCLUDE_DIR})
+target_compile_definitions(retain_c10d INTERFACE USE_C10D_GLOO)
+set(RETAIN_HAS_NCCL OFF)
+if(RETAIN_TORCH_HAS_CUDA)
+  find_file(RETAIN_NCCL_HEADER torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp HINTS ${TORCH_INCLUDE_DIRS}
+            NO_CACHE)
+  if(RETAIN_NCCL_HEADER)
+    set(RETAIN_HAS_NCCL ON)
+  endif()
+endif()
+if(RETAIN_HAS_NCCL)
+  target_compile_definitions(retain_c10d INTERFACE RETAIN_HAS_NCCL=1 USE_C10D_NCCL)
+else()
+  target_compile_definitions(retain_c10d INTERFACE RETAIN_HAS_NCCL=0)
+endif()
+message(STATUS "retain: c10d Gloo headers in ${GLOO_INCLUDE_DIR}, NCCL: ${RETAIN_HAS_NCCL}")

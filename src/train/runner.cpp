@@ -5,6 +5,7 @@
 #include "retain/core/suggest.h"
 #include "retain/model/loader.h"
 #include "retain/core/torch_compat.h"
+#include "retain/train/data_parallel.h"
 #include "retain/train/registry.h"
 #include "retain/train/resume.h"
 #include "retain/train/general_text.h"
@@ -19,14 +20,15 @@ RunConfig RunConfig::from_json(const json& config, const std::string& where) {
   RunConfig c;
   if (config.is_null()) return c;
   RETAIN_CHECK(config.is_object(), "config", "{}: expected a table of sections", where);
-  const std::vector<std::string> sections = {"run", "optim", "eval", "method"};
+  const std::vector<std::string> sections = {"run", "optim", "eval", "dist", "method"};
   for (auto it = config.begin(); it != config.end(); ++it)
     if (std::find(sections.begin(), sections.end(), it.key()) == sections.end())
-      fail("config", "{}: unknown section [{}]{} (sections: run, optim, eval, method)", where, it.key(),
+      fail("config", "{}: unknown section [{}]{} (sections: run, optim, eval, dist, method)", where, it.key(),
            did_you_mean(it.key(), sections));
   if (config.contains("run")) settings::read(c.run, config["run"], "run");
   if (config.contains("optim")) settings::read(c.optim, config["optim"], "optim");
   if (config.contains("eval")) settings::read(c.eval, config["eval"], "eval");
+  if (config.contains("dist")) settings::read(c.dist, config["dist"], "dist");
   if (config.contains("method")) {
     RETAIN_CHECK(config["method"].is_object(), "config", "{}: [method] must hold one table per method", where);
     for (auto it = config["method"].begin(); it != config["method"].end(); ++it) {
@@ -66,6 +68,7 @@ void RunConfig::set(const std::string& assignment) {
   if (section == "run") return settings::set(run, key, value, "run");
   if (section == "optim") return settings::set(optim, key, value, "optim");
   if (section == "eval") return settings::set(eval, key, value, "eval");
+  if (section == "dist") return settings::set(dist, key, value, "dist");
   if (section == "method") {
     const auto dot2 = key.find('.');
     RETAIN_CHECK(dot2 != std::string::npos, "config", "--set {}: expected method.<name>.<key>", path);
@@ -73,8 +76,8 @@ void RunConfig::set(const std::string& assignment) {
     set_method_table(name, json{{field, settings::detail::parse_override_value(value)}}, "method." + name);
     return;
   }
-  fail("config", "--set {}: unknown section \"{}\"{} (sections: run, optim, eval, method)", path, section,
-       did_you_mean(section, {"run", "optim", "eval", "method"}));
+  fail("config", "--set {}: unknown section \"{}\"{} (sections: run, optim, eval, dist, method)", path, section,
+       did_you_mean(section, {"run", "optim", "eval", "dist", "method"}));
 }
 
 MethodSpec RunConfig::method(const std::string& name) const {
@@ -98,6 +101,7 @@ std::string RunConfig::lr_source(const std::string& method) const {
 void RunConfig::validate(const std::vector<std::string>& method_names) const {
   run.validate();
   eval.validate();
+  dist.validate();
   RETAIN_CHECK(optim.lr >= 0, "config", "optim.lr must be positive (or 0: each method's default), got {}", optim.lr);
   OptimizerSettings global = optim;
   if (global.lr == 0) global.lr = 1;  // stands for the methods' defaults here; each is checked below
@@ -112,7 +116,9 @@ json RunConfig::to_json(const std::vector<std::string>& method_names) const {
   RunSettings r = run;
   OptimizerSettings o = optim;
   EvalSettings e = eval;
-  json out = {{"run", settings::to_json(r)}, {"optim", settings::to_json(o)}, {"eval", settings::to_json(e)}};
+  DistSettings d = dist;
+  json out = {{"run", settings::to_json(r)}, {"optim", settings::to_json(o)}, {"eval", settings::to_json(e)},
+              {"dist", settings::to_json(d)}};
   json m = json::object();
   for (const auto& name : method_names) {
     json table = method(name).resolved;
@@ -247,9 +253,19 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   const OptimizerSettings optim = config.optim_for(method_name);
   const auto started = std::chrono::steady_clock::now();
   auto method = config.method(method_name).make();
+  // The data-parallel ranks; alone: a world of 1 that carries config.dist (dist.simulate_ranks).
+  const std::shared_ptr<DistContext> dist =
+      options.dist ? options.dist : DistContext::open(DistEnvironment{}, config.dist, parse_device(config.run.device));
+  const DataParallelPlan parallel = data_parallel_plan(*dist);
+  RETAIN_CHECK(parallel.world == 1 || method->supports_data_parallel(), "run",
+               "method {} does not support data-parallel training yet ({} ranks): the statistics it computes over "
+               "examples are not reduced over ranks (docs/distributed.md lists the methods that are); run it in one "
+               "process", method_name, parallel.world);
+  const bool writer = dist->is_main();  // rank 0 scores and writes; the others train alongside
   const Tokenizer tokenizer = Tokenizer::from_file(model_dir / "tokenizer.json");
 
   RunContext run = open_run(model_dir, tasks, config, parse_device(config.run.device), tokenizer);
+  run.dist = dist;
   const std::vector<std::string> base_names = model_state_names(run.model);
   std::optional<GeneralText> general;
   if (general_path) {
@@ -291,7 +307,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
   // The rows scored so far, rewritten after every stage: a run cut short (a time limit, a lost
   // machine) still reports its first tasks. Removed once results.json is written.
   const auto progress_path = method_dir / "progress.json";
-  fs::create_directories(method_dir);
+  if (writer) fs::create_directories(method_dir);
 
   // What to continue from: the state after the last completed task, and a mid-task point of the next.
   std::optional<ResumePoint> task_point, step_point;
@@ -309,15 +325,18 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       if (step_point->progress.value("task_index", int64_t{-1}) != p.value("tasks_done", int64_t{-2})) step_point.reset();
     }
   }
-  if (!task_point) {  // a fresh start: nothing from an earlier attempt survives
+  if (!task_point && writer) {  // a fresh start: nothing from an earlier attempt survives
     remove_tree(resume_dir);
     fs::remove(metrics_path);
     fs::remove(progress_path);
   }
   const json& restored = task_point ? task_point->progress : json::object();
-  if (step_point) fs::resize_file(metrics_path, step_point->progress.at("metrics_bytes").get<uint64_t>());
-  else if (task_point && fs::exists(metrics_path)) fs::resize_file(metrics_path, restored.at("metrics_bytes").get<uint64_t>());
-  MetricsLog log(metrics_path);
+  std::optional<MetricsLog> log;
+  if (writer) {
+    if (step_point) fs::resize_file(metrics_path, step_point->progress.at("metrics_bytes").get<uint64_t>());
+    else if (task_point && fs::exists(metrics_path)) fs::resize_file(metrics_path, restored.at("metrics_bytes").get<uint64_t>());
+    log.emplace(metrics_path);
+  }
 
   // Every task's score with the model set up for inference after `stage` tasks: on its test split,
   // or on `splits[i]` (sweeps: the dev splits).
@@ -333,6 +352,12 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
     return scores;
   };
   auto score_all = [&](int64_t stage) {
+    if (!writer) {  // the model set up exactly as rank 0 leaves it after scoring, without the scoring
+      compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
+      method->prepare_evaluation(run, stage);
+      if (method->is_oracle()) method->select_task(run, T - 1);
+      return;
+    }
     results.matrix.scores[stage] = score_tasks(stage, nullptr);
     compat::AutocastGuard autocast(run.autocast_bf16 && run.device.is_cuda(), at::kBFloat16);
     if (general) (*results.general_loss)[stage] = general_text_loss(run.model, *general, config.eval.batch_size);
@@ -362,10 +387,11 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                 {"config", results.config}};
   };
   auto write_progress = [&](int64_t tasks_done) {
+    if (!writer) return;
     write_file_atomic(progress_path, progress_record(tasks_done).dump(2) + "\n", "run");
   };
   auto save_task_point = [&](int64_t tasks_done) {
-    if (!config.run.resumable) return;
+    if (!config.run.resumable || !writer) return;
     ResumePoint point;
     point.progress = progress_record(tasks_done);
     point.model = model_state(run.model, base_names, method->updates_base() && tasks_done > 0);
@@ -410,13 +436,13 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       record.loss = info.loss;
       record.lr = info.lr;
       record.tokens_per_s = info.seconds > 0 ? static_cast<double>(info.tokens) / info.seconds : 0;
-      log.append(record);
+      if (log) log->append(record);
       if (progress) progress(tasks[t], info);
     };
     StepCheckpointing checkpointing;
     checkpointing.every_steps = config.run.checkpoint_every_steps;
     checkpointing.every_minutes = config.run.checkpoint_every_minutes;
-    if (config.run.resumable)
+    if (config.run.resumable && writer)
       checkpointing.save = [&](const TrainingState& state) {
         ResumePoint point;
         point.progress = {{"format", 1}, {"method", method_name}, {"task_index", t},
@@ -432,7 +458,7 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
       };
     }
     train_task(*method, ctx, optim, observe, &checkpointing);
-    if (config.run.save_checkpoints) {
+    if (config.run.save_checkpoints && writer) {
       const auto dir = method_dir / "checkpoints" / ("task_" + std::to_string(t + 1));
       fs::create_directories(dir);
       if (method->updates_base()) {
@@ -458,16 +484,19 @@ MethodResults run_method(const std::string& method_name, const std::filesystem::
                  item.key());
     results.experts = item.value();
   }
-  if (options.dev) {  // sweeps: the final model on each task's dev split (never test)
+  if (options.dev && writer) {  // sweeps: the final model on each task's dev split (never test)
     const std::vector<double> dev = score_tasks(T, options.dev);
     double mean = 0;
     for (double d : dev) mean += d / static_cast<double>(T);
     results.sweep = json{{"dev_scores", dev}, {"dev_aa", mean}};
   }
   results.seconds = elapsed();
-  write_method_outputs(out_dir, results);
-  remove_tree(resume_dir);
-  fs::remove(progress_path);
+  if (writer) {
+    write_method_outputs(out_dir, results);
+    remove_tree(resume_dir);
+    fs::remove(progress_path);
+  }
+  dist->barrier("the end of method " + method_name);  // no rank leaves before rank 0 has written
   return results;
 }
 

@@ -2,14 +2,17 @@
 
 #include "retain/core/error.h"
 #include "retain/core/torch_compat.h"
+#include "retain/dist/replica_check.h"
 #include "retain/train/adamw.h"
 #include "retain/train/batch_forward.h"
+#include "retain/train/data_parallel.h"
 #include "retain/train/loss.h"
 #include "retain/train/schedule.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 
 namespace retain {
@@ -104,10 +107,6 @@ void set_rng_state(const std::vector<std::pair<std::string, at::Tensor>>& state,
   }
 }
 
-int64_t target_tokens(const Batch& batch) {
-  return batch.labels.narrow(1, 1, batch.labels.size(1) - 1).ne(kIgnoreIndex).sum().item<int64_t>();
-}
-
 }  // namespace
 
 TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const OptimizerSettings& settings,
@@ -119,6 +118,10 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   RETAIN_CHECK(multiplier >= 1, "train", "method {} asked for {} × max_steps on task \"{}\" (expected >= 1)",
                method.name(), multiplier, ctx.task().name);
   s.max_steps *= multiplier;
+  const DataParallelPlan parallel = data_parallel_plan(*ctx.run.dist);
+  RETAIN_CHECK(parallel.world == 1 || method.supports_data_parallel(), "train",
+               "method {} does not support data-parallel training yet ({} ranks): its statistics are not reduced over "
+               "ranks (docs/distributed.md); run it in one process", method.name(), parallel.world);
   torch::manual_seed(ctx.run.seed * 1000003ull + static_cast<uint64_t>(ctx.task_index) + 17);
   method.on_task_start(ctx);
   const std::vector<TokenizedExample> examples = method.training_examples(ctx);
@@ -129,6 +132,7 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   // Only what the method trains carries gradients: no wasted backward work on frozen weights.
   for (auto& p : ctx.run.model->parameters()) p.requires_grad_(false);
   for (auto& p : params) p.requires_grad_(true);
+  check_same_parameters(*ctx.run.dist, params, ctx.task().name);
 
   AdamWOptions adamw;
   adamw.lr = s.lr;
@@ -157,6 +161,10 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
     set_rng_state(state.rng, ctx.run.device);
     resume_at = state.steps_done;
   }
+  // Test hook: RETAIN_TEST_CHECK_REPLICAS=1 compares the ranks' trainable parameters after every step
+  // (dist/replica_check.h); the whole model is compared after every task regardless.
+  const char* check_env = std::getenv("RETAIN_TEST_CHECK_REPLICAS");
+  const bool check_every_step = ctx.run.dist->distributed() && check_env && std::string(check_env) == "1";
   auto last_checkpoint = std::chrono::steady_clock::now();
   int64_t steps_since_checkpoint = 0;
 
@@ -165,29 +173,40 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   for (int64_t step = resume_at; step < total_steps; ++step) {  // steps before resume_at were done already
     const auto step_start = std::chrono::steady_clock::now();
     const PlannedStep& planned = plan[static_cast<size_t>(step)];
-    std::vector<Batch> micro;
-    int64_t tokens = 0, step_targets = 0;
-    for (const auto& rows : planned.micro_batches) {
-      micro.push_back(collate(examples, rows, pad));
-      step_targets += target_tokens(micro.back());
-      tokens += micro.back().attention_mask.sum().item<int64_t>();
-    }
-    // Every micro-batch's loss is divided by the answer tokens of the whole step, so that the
-    // accumulated gradient equals the gradient of one batch holding all of them.
+    int64_t step_targets_total = 0;
     double step_loss = 0, step_extra = 0;
-    for (const auto& batch : micro) {
-      compat::AutocastGuard autocast(ctx.run.autocast_bf16 && ctx.run.device.is_cuda(), at::kBFloat16);
-      at::Tensor logits = method.forward(ctx, batch);
-      auto parts = causal_lm_loss_sum(logits, batch.labels);
-      at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
-      at::Tensor extra = method.extra_loss(ctx, batch, logits);
-      if (extra.defined()) {
-        extra = extra / static_cast<double>(micro.size());
-        step_extra += extra.item<double>();
-        loss = loss + extra;
+    int64_t tokens = 0;
+    if (parallel.world == 1) {
+      std::vector<Batch> micro;
+      int64_t step_targets = 0;
+      for (const auto& rows : planned.micro_batches) {
+        micro.push_back(collate(examples, rows, pad));
+        step_targets += answer_tokens(micro.back());
+        tokens += micro.back().attention_mask.sum().item<int64_t>();
       }
-      step_loss += parts.sum.item<double>();
-      loss.backward();
+      // Every micro-batch's loss is divided by the answer tokens of the whole step, so that the
+      // accumulated gradient equals the gradient of one batch holding all of them.
+      for (const auto& batch : micro) {
+        compat::AutocastGuard autocast(ctx.run.autocast_bf16 && ctx.run.device.is_cuda(), at::kBFloat16);
+        at::Tensor logits = method.forward(ctx, batch);
+        auto parts = causal_lm_loss_sum(logits, batch.labels);
+        at::Tensor loss = parts.sum / static_cast<double>(std::max<int64_t>(1, step_targets));
+        at::Tensor extra = method.extra_loss(ctx, batch, logits);
+        if (extra.defined()) {
+          extra = extra / static_cast<double>(micro.size());
+          step_extra += extra.item<double>();
+          loss = loss + extra;
+        }
+        step_loss += parts.sum.item<double>();
+        loss.backward();
+      }
+      step_targets_total = step_targets;
+    } else {
+      const auto sums = data_parallel_backward(method, ctx, parallel, params, examples, planned, step, pad);
+      step_loss = sums.loss_sum;
+      step_extra = sums.extra;
+      tokens = sums.tokens;
+      step_targets_total = sums.targets;
     }
     method.after_backward(ctx);
     const double max_norm = s.max_grad_norm > 0 ? s.max_grad_norm : std::numeric_limits<double>::infinity();
@@ -197,13 +216,15 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
     optimizer.step();
     method.after_step(ctx);
     optimizer.zero_grad();
+    if (check_every_step)
+      check_replicas(*ctx.run.dist, params, fmt::format("task \"{}\", step {}", ctx.task().name, step + 1));
 
     StepInfo info;
     info.task_index = ctx.task_index;
     info.epoch = planned.epoch;
     info.step = step;
     info.total_steps = total_steps;
-    info.loss = step_loss / static_cast<double>(std::max<int64_t>(1, step_targets));
+    info.loss = step_loss / static_cast<double>(std::max<int64_t>(1, step_targets_total));
     info.extra_loss = step_extra;
     info.lr = lr;
     info.grad_norm = grad_norm;
@@ -234,6 +255,8 @@ TaskTrainingSummary train_task(Method& method, TaskContext& ctx, const Optimizer
   ctx.run.model->eval();
   for (auto& p : params) p.mutable_grad() = at::Tensor();
   method.on_task_end(ctx);
+  if (ctx.run.dist->distributed())
+    check_replicas(*ctx.run.dist, ctx.run.model->parameters(), fmt::format("the end of task \"{}\"", ctx.task().name));
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - task_start).count();
   return summary;
 }

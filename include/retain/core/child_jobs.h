@@ -8,6 +8,8 @@
 #pragma once
 
 #include <filesystem>
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,7 +20,7 @@ namespace fs = std::filesystem;
 
 struct ChildJob {
   std::string name;
-  fs::path log;                 // the child's stdout and stderr (created, or appended to)
+  fs::path log;                 // the child's stdout and stderr (created, or appended to); empty: the parent's
   std::function<void()> work;   // runs in the child; an exception ends it with status 1
 };
 
@@ -37,6 +39,23 @@ struct ChildJobResult {
 std::vector<ChildJobResult> run_child_jobs(const std::vector<ChildJob>& jobs, int parallel,
                                            const std::function<void(const ChildJobResult&)>& on_done,
                                            const std::string& component);
+
+/// The building blocks of run_child_jobs, also used by `retain launch` (one rank per child).
+///
+/// Forks and runs `job` in the child (which gets SIGTERM when the parent dies, writes to job.log or,
+/// when that is empty, to the parent's stdout and stderr, and ends with status 0, or 1 when work
+/// throws); returns its pid. Throws "[component] cannot start ..." when fork fails.
+pid_t start_child_job(const ChildJob& job, const std::string& component);
+
+/// A waitpid status as one number: the exit code, or 128 + N when killed by signal N.
+int exit_status_of(int wait_status);
+
+/// "exited with status 3", "was killed by signal 9 (Killed)", for an exit_status_of value.
+std::string describe_exit_status(int exit_status);
+
+/// Sends `signal` to each of `pids`, waits up to `grace_seconds` for them to end, then SIGKILLs the
+/// rest; reaps them all and returns their exit statuses (in the order of `pids`).
+std::vector<int> stop_children(const std::vector<pid_t>& pids, int signal, double grace_seconds);
 
 /// The last `lines` lines of a log file ("" when it cannot be read), for error messages.
 std::string log_tail(const fs::path& log, int lines);

@@ -14,7 +14,23 @@
 #define RETAIN_HAS_SDPA 0
 #endif
 
+// The class c10d's collectives are called on: ProcessGroupGloo and ProcessGroupNCCL derive from
+// c10d::ProcessGroup in libtorch 1.13 and from c10d::Backend in 2.x (the calls are the same).
+namespace c10d {
+#if TORCH_VERSION_MAJOR >= 2
+class Backend;
+#else
+class ProcessGroup;
+#endif
+}  // namespace c10d
+
 namespace retain::compat {
+
+#if TORCH_VERSION_MAJOR >= 2
+using C10dGroup = ::c10d::Backend;
+#else
+using C10dGroup = ::c10d::ProcessGroup;
+#endif
 
 /// True when libtorch provides at::scaled_dot_product_attention (2.x).
 constexpr bool has_sdpa() { return RETAIN_HAS_SDPA != 0; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "retain/data/batching.h"
+#include "retain/dist/process_group.h"
 #include "retain/model/causal_lm.h"
 
 #include <vector>
@@ -16,6 +17,10 @@ struct FisherOptions {
   /// Accumulate in float64 for float64 parameters (EWC: F lives in the parameter's precision); else
   /// always float32.
   bool float64_for_float64 = false;
+  /// Data parallel: each rank takes its contiguous share of `rows` (dist/shard.h) and the sums of
+  /// squares and the count of examples used are all-reduced before the mean, so every rank returns
+  /// the same Fisher (up to float summation order, the single-process one). Null: this process alone.
+  const DistContext* dist = nullptr;
 };
 
 /// For each of `params`: the mean over examples[rows], each its own batch, of the squared gradient

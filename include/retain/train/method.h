@@ -19,11 +19,20 @@
 //   report(run)                            extra results.json fields after the last task (seta's experts)
 //   save(dir)                              the method's own state (checkpoints)
 //   state() / load_state(tasks_done)       what --resume needs besides the model's parameters
+//
+// Data parallel (docs/distributed.md): with several ranks every rank runs every hook; the loop
+// shards each batch and sums the gradients, so forward/extra_loss/after_backward/after_step see only
+// their rank's rows and then the summed gradient. A method that computes statistics over examples
+// (a Fisher, covariances, router features) must shard that work itself and reduce it explicitly
+// through run.dist (dist/process_group.h: shard_range, all_reduce_sum, all_gather_rows), so that
+// every rank holds the same result; it then says so with supports_data_parallel(). A method that
+// does not is refused when there is more than one rank.
 #pragma once
 
 #include "retain/core/json.h"
 #include "retain/data/batching.h"
 #include "retain/data/task.h"
+#include "retain/dist/process_group.h"
 #include "retain/model/causal_lm.h"
 #include "retain/tokenizer/tokenizer.h"
 
@@ -44,6 +53,8 @@ struct RunContext {
   TokenizeOptions tokenize;                                // how train_data was tokenized
   uint64_t seed = 0;
   bool autocast_bf16 = false;  // CUDA only: forward passes under bf16 autocast (run.autocast)
+  /// The data-parallel ranks this run is one of (a world of 1 when alone). Never null.
+  std::shared_ptr<DistContext> dist = single_process_context();
 };
 
 /// What the hooks of task t may read.
@@ -78,6 +89,10 @@ class Method {
   virtual std::string name() const = 0;
   /// Oracle methods use the true task id at test time; reports label them so.
   virtual bool is_oracle() const { return false; }
+  /// Whether the method trains correctly on several data-parallel ranks: its hooks give every rank
+  /// the same state (statistics over examples sharded and reduced through run.dist, or none at all).
+  /// False: the run is refused when there is more than one rank (or dist.simulate_ranks > 1).
+  virtual bool supports_data_parallel() const { return false; }
   /// Whether training changes the base model's weights (then checkpoints hold a full model folder).
   virtual bool updates_base() const { return false; }
   /// Once per run, before the first task.

@@ -26,6 +26,11 @@ at::Tensor pooled_features(CausalLM& model, const at::Tensor& hidden, const at::
 /// `batch_size` (longest first); (N, d) float32 on the model's device. No gradient.
 at::Tensor prompt_features(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t layers,
                            int64_t batch_size);
+/// The same over data-parallel ranks: the batches one process would make are shared out whole
+/// (dist/shard.h) and the rows gathered back in prompt order, so every rank returns all N rows,
+/// bitwise as one process computes them.
+at::Tensor prompt_features(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts, int64_t layers,
+                           int64_t batch_size, const DistContext& dist);
 
 /// The prompt part of each tokenized example.
 std::vector<std::vector<int64_t>> prompts_of(const std::vector<TokenizedExample>& examples);

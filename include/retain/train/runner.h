@@ -7,6 +7,8 @@
 #pragma once
 
 #include "retain/core/settings.h"
+#include "retain/dist/dist_settings.h"
+#include "retain/dist/process_group.h"
 #include "retain/eval/results.h"
 #include "retain/train/autocast.h"
 #include "retain/train/evaluator.h"
@@ -52,7 +54,7 @@ struct RunSettings {
 };
 
 /// The whole configuration of a run, as read from TOML, overridden from the command line, and saved
-/// with the results: [run], [optim], [eval], [method.<name>].
+/// with the results: [run], [optim], [eval], [dist], [method.<name>].
 ///
 /// Optimizer settings per method. A `[method.<name>]` table may hold any [optim] key (lr, weight_decay,
 /// warmup_ratio, max_steps, ...); it overrides [optim] for that method. [optim].lr is 0 unless set:
@@ -63,6 +65,7 @@ struct RunConfig {
   RunSettings run;
   OptimizerSettings optim;  // lr 0: each method's default
   EvalSettings eval;
+  DistSettings dist;  // how data-parallel ranks talk (which ranks exist comes from the environment)
   json methods = json::object();       // method name → the method's own settings from its table
   json method_optim = json::object();  // method name → the [optim] keys given in its table
   std::map<std::string, MethodSpec> specs;  // method name → its table parsed and validated (registry.h)
@@ -107,6 +110,11 @@ struct MethodRunOptions {
   /// Sweeps: each task's dev examples (tasks.size() lists). After the last task the final model scores
   /// them too, into results.sweep = {"dev_scores": [...], "dev_aa": mean}; the test rows are unchanged.
   const std::vector<std::vector<Example>>* dev = nullptr;
+  /// The data-parallel ranks (dist/process_group.h); null: this process alone, with config.dist's
+  /// settings (dist.simulate_ranks). With several ranks every rank trains, rank 0 alone scores and
+  /// writes OUT/<method>/ (results, metrics, progress, resume points, checkpoints); the others only
+  /// set the model up for evaluation as rank 0 does, so that all stay identical.
+  std::shared_ptr<DistContext> dist;
 };
 MethodResults run_method(const std::string& method_name, const std::filesystem::path& model_dir,
                          const std::vector<Task>& tasks, const RunConfig& config, const std::filesystem::path& out_dir,

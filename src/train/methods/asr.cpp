@@ -223,7 +223,7 @@ void ASR::on_run_start(RunContext& run) {
       prompts.push_back(tokenize_prompt(*run.tokenizer, format_prompt(general, e), run.tokenize));
     RETAIN_CHECK(!prompts.empty(), kComponent, "general task {} has no training examples", settings_.general_task);
     const int64_t column = router_->add_class(AsrRouter::kGeneralClass);
-    router_->absorb(prompt_features(run.model, prompts, feature_layers_, settings_.feature_batch_size), column);
+    router_->absorb(prompt_features(run.model, prompts, feature_layers_, settings_.feature_batch_size, *run.dist), column);
   }
 }
 
@@ -245,8 +245,10 @@ void ASR::on_task_end(TaskContext& ctx) {
   RETAIN_CHECK(router_, kComponent, "on_task_end before on_run_start");
   RETAIN_CHECK(router_->tasks() == ctx.task_index, kComponent, "the router holds {} tasks, expected {} before task \"{}\"",
                router_->tasks(), ctx.task_index, ctx.task().name);
+  // Data parallel: each rank pools its share of the prompts and all rows are gathered in order, so
+  // every rank absorbs the same X and the routers stay identical (and exact).
   auto features = prompt_features(ctx.run.model, prompts_of(ctx.train_examples()), feature_layers_,
-                                  settings_.feature_batch_size);
+                                  settings_.feature_batch_size, *ctx.run.dist);
   router_->absorb(features, router_->add_class(ctx.task().name));
 }
 

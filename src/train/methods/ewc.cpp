@@ -30,7 +30,7 @@ void EwcSettings::validate(const std::string& where) const {
 }
 
 std::map<std::string, at::Tensor> ewc_fisher(CausalLM& model, const std::vector<TokenizedExample>& examples,
-                                             at::Device device) {
+                                             at::Device device, const DistContext* dist) {
   const auto named = model->base_parameters();
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : named) params.push_back(p);
@@ -39,6 +39,7 @@ std::map<std::string, at::Tensor> ewc_fisher(CausalLM& model, const std::vector<
   FisherOptions options;
   options.device = device;
   options.float64_for_float64 = true;  // F in the parameter's precision (storage_dtype)
+  options.dist = dist;
   auto squares = diagonal_fisher(model, params, examples, rows, options);
   std::map<std::string, at::Tensor> fisher;
   for (size_t k = 0; k < named.size(); ++k) fisher[named[k].first] = std::move(squares[k]);
@@ -70,7 +71,7 @@ void EWC::on_task_end(TaskContext& ctx) {
   const auto& all = ctx.train_examples();
   const auto subset = pick(all, random_subset(static_cast<int64_t>(all.size()), settings_.fisher_samples,
                                               {ctx.run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0xE3C}}));
-  auto task_fisher = ewc_fisher(ctx.run.model, subset, ctx.run.device);
+  auto task_fisher = ewc_fisher(ctx.run.model, subset, ctx.run.device, ctx.run.dist.get());
   torch::NoGradGuard no_grad;
   if (fisher_.empty()) {
     fisher_ = std::move(task_fisher);

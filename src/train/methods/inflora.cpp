@@ -1,5 +1,7 @@
 #include "retain/train/methods/inflora.h"
 
+#include "retain/dist/shard.h"
+
 #include "retain/core/error.h"
 #include "retain/io/safetensors.h"
 #include "retain/train/batch_forward.h"
@@ -192,7 +194,7 @@ int64_t add_inflora_adapter(CausalLM& model, const LoraConfig& config, const std
 std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
                                                             const std::vector<TokenizedExample>& examples,
                                                             const std::string& adapter_name, int64_t batch_size,
-                                                            at::Device device) {
+                                                            at::Device device, const DistContext* dist) {
   auto adapters = inflora_adapters(model, adapter_name);
   RETAIN_CHECK(!adapters.empty(), kComponent, "the model has no InfLoRA adapter named \"{}\"", adapter_name);
   RETAIN_CHECK(!examples.empty(), kComponent, "no examples to collect the inputs of adapter \"{}\" from", adapter_name);
@@ -200,14 +202,21 @@ std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
   bool needs_head = false;
   for (const auto& l : adapters) needs_head = needs_head || l.module == "lm_head";
 
+  const bool sharded = dist && dist->distributed();
+  const ShardRange mine = sharded ? shard_range(static_cast<int64_t>(examples.size()), dist->rank(), dist->world_size())
+                                  : ShardRange{0, static_cast<int64_t>(examples.size())};
+  RETAIN_CHECK(mine.size() > 0, kComponent,
+               "rank {} of {} has no example to capture the inputs of adapter \"{}\" from ({} in all): give "
+               "method.inflora.samples at least the number of ranks",
+               dist ? dist->rank() : 0, dist ? dist->world_size() : 1, adapter_name, examples.size());
   InputRecorder recorder;
   int64_t tokens = 0;
   {
     torch::NoGradGuard no_grad;
     RecordingGuard guard(adapters, model, recorder);
     const int64_t pad = model->config.pad_token_id.value_or(0);
-    const auto n = static_cast<int64_t>(examples.size());
-    for (int64_t first = 0; first < n; first += batch_size) {
+    const int64_t n = mine.end;
+    for (int64_t first = mine.begin; first < n; first += batch_size) {
       std::vector<int64_t> indices;
       for (int64_t i = first; i < std::min(n, first + batch_size); ++i) indices.push_back(i);
       const ForwardInput input = forward_input(collate(examples, indices, pad), device);
@@ -219,6 +228,13 @@ std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
       else
         model->model->forward(input);  // the head's output is not needed: skip the vocabulary product
     }
+  }
+  if (sharded) {  // Σ x xᵀ and the token count over every rank's share, in the modules' (sorted) order
+    std::vector<at::Tensor> sums;
+    for (auto& [module, sum] : recorder.sums) sums.push_back(sum);
+    sums.push_back(at::full({1}, tokens, at::kLong).to(sums.empty() ? at::Device(at::kCPU) : sums.front().device()));
+    dist->all_reduce_sum(sums, "InfLoRA's input covariances");
+    tokens = sums.back().item<int64_t>();
   }
   RETAIN_CHECK(tokens > 0, kComponent, "the examples hold no real token");
   std::map<std::string, at::Tensor> means;
@@ -245,7 +261,7 @@ std::map<std::string, at::Tensor> InfLoRA::covariances(TaskContext& ctx) const {
   const auto subset = pick(all, random_subset(static_cast<int64_t>(all.size()), count,
                                               {ctx.run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x1AF}}));
   auto covs = inflora_input_covariances(ctx.run.model, subset, adapter_name(ctx.task_index),
-                                        settings_.capture_batch_size, ctx.run.device);
+                                        settings_.capture_batch_size, ctx.run.device, ctx.run.dist.get());
   if (settings_.spectrum == "covariance")  // the reference code's SVD of C: C² in place of C
     for (auto& [module, c] : covs) c = at::matmul(c, c);
   return covs;

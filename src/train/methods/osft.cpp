@@ -1,5 +1,7 @@
 #include "retain/train/methods/osft.h"
 
+#include "retain/dist/shard.h"
+
 #include "retain/core/error.h"
 #include "retain/core/files.h"
 #include "retain/model/module_names.h"
@@ -72,7 +74,8 @@ ImportanceScope parse_importance_scope(const std::string& name, const std::strin
 
 std::map<std::string, double> osft_importance(CausalLM& model, const std::vector<std::string>& modules,
                                               const std::vector<TokenizedExample>& examples, at::Device device,
-                                              ImportanceScope scope) {
+                                              ImportanceScope scope,
+                                              const DistContext* dist) {
   RETAIN_CHECK(!examples.empty(), "osft", "layer importance needs at least one example");
   torch::NoGradGuard no_grad;
   auto& decoder = model->model;
@@ -116,7 +119,11 @@ std::map<std::string, double> osft_importance(CausalLM& model, const std::vector
     if (w > 0) window = std::min(window, w);
   std::vector<double> block_sum(n_layers, 0.0);
   int64_t block_tokens = 0;
-  for (const auto& example : examples) {
+  const bool sharded = dist && dist->distributed();
+  const ShardRange mine = sharded ? shard_range(static_cast<int64_t>(examples.size()), dist->rank(), dist->world_size())
+                                  : ShardRange{0, static_cast<int64_t>(examples.size())};
+  for (int64_t e = mine.begin; e < mine.end; ++e) {
+    const auto& example = examples[static_cast<size_t>(e)];
     std::vector<int64_t> ids = example.ids;
     if (static_cast<int64_t>(ids.size()) > window) ids.resize(window);
     if (ids.empty()) continue;
@@ -128,6 +135,23 @@ std::map<std::string, double> osft_importance(CausalLM& model, const std::vector
       };
     decoder->forward(in);
     block_tokens += static_cast<int64_t>(ids.size());
+  }
+  hooks.clear();  // the probes come off before the sums travel
+  if (sharded) {  // [input sums and tokens per module (sorted), block sums, block tokens] in float64
+    std::vector<double> flat;
+    for (const auto& [module, acc] : at_input) flat.insert(flat.end(), {acc.sum, static_cast<double>(acc.tokens)});
+    flat.insert(flat.end(), block_sum.begin(), block_sum.end());
+    flat.push_back(static_cast<double>(block_tokens));
+    at::Tensor t = at::tensor(flat, at::kDouble);
+    dist->all_reduce_sum(t, "OSFT's layer importance sums");
+    const auto v = t.accessor<double, 1>();
+    int64_t i = 0;
+    for (auto& [module, acc] : at_input) {
+      acc.sum = v[i++];
+      acc.tokens = static_cast<int64_t>(v[i++]);
+    }
+    for (auto& b : block_sum) b = v[i++];
+    block_tokens = static_cast<int64_t>(v[i]);
   }
   RETAIN_CHECK(block_tokens > 0, "osft", "layer importance: every example is empty");
 
@@ -177,7 +201,8 @@ void OSFT::on_task_start(TaskContext& ctx) {
         pick(data, random_subset(static_cast<int64_t>(data.size()), settings_.importance_examples,
                                  {run.seed, static_cast<uint64_t>(ctx.task_index), uint64_t{0x05F7}}));
     importance = normalise_importance(
-        osft_importance(run.model, modules, examples, run.device, parse_importance_scope(settings_.importance_scope)));
+        osft_importance(run.model, modules, examples, run.device, parse_importance_scope(settings_.importance_scope),
+                        run.dist.get()));
   }
 
   targets_.clear();

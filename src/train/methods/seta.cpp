@@ -5,6 +5,8 @@
 #include "retain/io/safetensors.h"
 #include "retain/model/module_names.h"
 #include "retain/train/batch_forward.h"
+#include "retain/dist/bucketed_all_reduce.h"
+#include "retain/dist/shard.h"
 #include "retain/train/fisher.h"
 #include "retain/train/prompt_features.h"
 #include "retain/train/subset.h"
@@ -174,7 +176,15 @@ std::vector<at::Tensor> SETA::select_entries(TaskContext& ctx) {
     for (auto& w : weights) squares.push_back(at::zeros(w.sizes(), w.options().dtype(at::kFloat).requires_grad(false)));
   GradientsOnly only(run.model, weights);
   run.model->eval();
-  for (size_t first = 0; first < rows.size(); first += static_cast<size_t>(per_batch)) {
+  // Data parallel: each rank takes its contiguous share of the batches (each batch whole, so every
+  // batch's mean loss is as in one process); the sums are all-reduced below.
+  std::vector<int64_t> batch_starts;
+  for (size_t first = 0; first < rows.size(); first += static_cast<size_t>(per_batch))
+    batch_starts.push_back(static_cast<int64_t>(first));
+  const DistContext& dist = *run.dist;
+  if (dist.distributed()) batch_starts = shard_of(batch_starts, dist.rank(), dist.world_size());
+  for (const int64_t start : batch_starts) {
+    const auto first = static_cast<size_t>(start);
     const std::vector<int64_t> batch(rows.begin() + first, rows.begin() + std::min(rows.size(), first + per_batch));
     auto loss = answer_loss(run.model, run.device, run.autocast_bf16, examples, batch);
     if (!loss.defined()) continue;
@@ -187,9 +197,31 @@ std::vector<at::Tensor> SETA::select_entries(TaskContext& ctx) {
         weights[i].mutable_grad() = at::Tensor();
       }
   }
+  torch::NoGradGuard no_grad;
+  if (dist.distributed()) {  // Σ over every rank's batches: of the squares (fisher), or of the gradients
+    std::vector<at::Tensor> sums;
+    at::Tensor has = at::zeros({static_cast<int64_t>(weights.size())}, at::kDouble);
+    for (size_t i = 0; i < weights.size(); ++i) {
+      if (fisher) {
+        sums.push_back(squares[i]);
+        continue;
+      }
+      if (weights[i].grad().defined())
+        has[static_cast<int64_t>(i)] = 1;
+      else
+        weights[i].mutable_grad() = at::zeros_like(weights[i]);
+      sums.push_back(weights[i].grad());
+    }
+    bucketed_all_reduce_sum(dist, sums, static_cast<int64_t>(dist.settings().bucket_mb * (1 << 20)), ReduceDtype::Fp32,
+                            "SETA's selection statistics");
+    if (!fisher) {
+      dist.all_reduce_sum(has, "SETA's selection statistics (which matrices had a gradient)");
+      for (size_t i = 0; i < weights.size(); ++i)
+        if (has[static_cast<int64_t>(i)].item<double>() == 0) weights[i].mutable_grad() = at::Tensor();
+    }
+  }
   // One matrix at a time: its float32 scores live only while its entries are selected.
   std::vector<at::Tensor> selected;
-  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < weights.size(); ++i) {
     at::Tensor score;
     if (fisher)
@@ -328,6 +360,7 @@ void SETA::compute_importance(TaskContext& ctx) {
   FisherOptions options;
   options.device = run.device;
   options.autocast_bf16 = run.autocast_bf16;
+  options.dist = run.dist.get();  // each rank its share of the rows, the sums all-reduced
   const auto squares = diagonal_fisher(run.model, params, examples, rows, options);
   torch::NoGradGuard no_grad;
   // Per matrix, F_t on M_t (the route's merged, sorted entries; task t's experts are disjoint).
@@ -349,8 +382,10 @@ void SETA::on_task_end(TaskContext& ctx) {
   const int64_t t = ctx.task_index;
   compute_importance(ctx);
   anchors_.clear();
-  const auto features =
-      prompt_features(run.model, prompts_of(ctx.train_examples()), feature_layers_, settings_.feature_batch_size);
+  // Data parallel: every rank pools its share of the prompts, all rows gathered in order, so every
+  // rank fits the same statistics and trains the same gate (seeded).
+  const auto features = prompt_features(run.model, prompts_of(ctx.train_examples()), feature_layers_,
+                                        settings_.feature_batch_size, *run.dist);
   stats_.resize(static_cast<size_t>(t));
   stats_.push_back(feature_stats(features, settings_.covariance == "diagonal"));
   RETAIN_CHECK(gate_->classes() == t, kComponent, "the gate has {} classes before task {}", gate_->classes(), t);

@@ -124,6 +124,8 @@ class ASR : public Method {
   /// Validates the settings (AsrSettings::validate).
   explicit ASR(AsrSettings settings);
   std::string name() const override { return "asr"; }
+  /// The router's features are computed in shards and gathered: every rank absorbs the same rows.
+  bool supports_data_parallel() const override { return true; }
   /// Resolves L_f, draws Φ, creates the router (and absorbs the general branch).
   void on_run_start(RunContext& run) override;
   /// Removes routing, adds task t's LoRA on the layers ≥ L_f and disables every other adapter.

@@ -39,6 +39,8 @@ class SeqFT : public Method {
  public:
   explicit SeqFT(NoMethodSettings = {}) {}
   std::string name() const override { return "seqft"; }
+  /// Nothing but the loop's gradients: data parallel as it is.
+  bool supports_data_parallel() const override { return true; }
   bool updates_base() const override { return true; }
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
 };
@@ -47,6 +49,8 @@ class SeqLoRA : public Method {
  public:
   explicit SeqLoRA(LoraSettings settings) : settings_(std::move(settings)) {}
   std::string name() const override { return "seqlora"; }
+  /// Nothing but the loop's gradients: data parallel as it is.
+  bool supports_data_parallel() const override { return true; }
   void on_run_start(RunContext& run) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;
@@ -59,6 +63,8 @@ class IncLoRA : public Method {
  public:
   explicit IncLoRA(LoraSettings settings) : settings_(std::move(settings)) {}
   std::string name() const override { return "inclora"; }
+  /// Nothing but the loop's gradients: data parallel as it is.
+  bool supports_data_parallel() const override { return true; }
   void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;
@@ -76,6 +82,8 @@ class MultiTask : public Method {
  public:
   explicit MultiTask(NoMethodSettings = {}) {}
   std::string name() const override { return "mtl"; }
+  /// Nothing but the loop's gradients: data parallel as it is.
+  bool supports_data_parallel() const override { return true; }
   bool updates_base() const override { return true; }
   void on_run_start(RunContext& run) override;
   void on_task_start(TaskContext& ctx) override;

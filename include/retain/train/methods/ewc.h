@@ -50,13 +50,17 @@ struct EwcSettings {
 /// the mean over the examples of the squared gradient of that example's answer-token loss (mean
 /// token cross-entropy; batch of 1). Uses the model as it is (call it in eval mode); the parameters'
 /// requires_grad flags and .grad are left as they were. Result dtype: at least float32.
+/// With `dist` (several ranks), each rank takes its contiguous share of the examples and the sums are
+/// all-reduced (train/fisher.h): every rank returns the same Fisher.
 std::map<std::string, at::Tensor> ewc_fisher(CausalLM& model, const std::vector<TokenizedExample>& examples,
-                                             at::Device device);
+                                             at::Device device, const DistContext* dist = nullptr);
 
 class EWC : public SeqFT {
  public:
   explicit EWC(EwcSettings settings);
   std::string name() const override { return "ewc"; }
+  /// The Fisher is sharded over the ranks and all-reduced; the penalty depends on parameters only.
+  bool supports_data_parallel() const override { return true; }
   at::Tensor extra_loss(TaskContext& ctx, const Batch& batch, const at::Tensor& logits) override;
   void on_task_end(TaskContext& ctx) override;
   void save(RunContext& run, const std::filesystem::path& dir) override;

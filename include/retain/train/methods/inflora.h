@@ -122,16 +122,20 @@ int64_t add_inflora_adapter(CausalLM& model, const LoraConfig& config, const std
 /// `examples` of x xᵀ (in × in, float64, on `device`), x the layer's input in the model as it is
 /// (eval mode, no gradient; the training mode is restored). Batches of `batch_size`, right-padded;
 /// padding tokens are left out. Keyed by module name ("model.layers.0.self_attn.q_proj").
+/// With `dist` (several ranks), each rank captures its contiguous share of `examples` (at least one
+/// each) and the sums of x xᵀ and the token count are all-reduced: every rank returns the same C.
 std::map<std::string, at::Tensor> inflora_input_covariances(CausalLM& model,
                                                             const std::vector<TokenizedExample>& examples,
                                                             const std::string& adapter_name, int64_t batch_size,
-                                                            at::Device device);
+                                                            at::Device device, const DistContext* dist = nullptr);
 
 class InfLoRA : public Method {
  public:
   /// Validates the settings (see InfLoraSettings::validate).
   explicit InfLoRA(InfLoraSettings settings);
   std::string name() const override { return "inflora"; }
+  /// The input covariances are captured in shards and all-reduced (inflora_input_covariances).
+  bool supports_data_parallel() const override { return true; }
   /// Adds task t's adapter and fixes its A from the projected input covariance.
   void on_task_start(TaskContext& ctx) override;
   /// B_t of every layer (A_t stays fixed).

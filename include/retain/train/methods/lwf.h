@@ -36,6 +36,9 @@ class LwF : public SeqFT {
  public:
   explicit LwF(LwfSettings settings);
   std::string name() const override { return "lwf"; }
+  /// Not yet: the distillation term is a mean over each micro-batch's tokens, so ranks' shards would
+  /// weight it differently from one batch (it needs the global token count, as the loss has).
+  bool supports_data_parallel() const override { return false; }
   void on_task_start(TaskContext& ctx) override;
   at::Tensor extra_loss(TaskContext& ctx, const Batch& batch, const at::Tensor& logits) override;
   /// The frozen copy of the model from before the current task (null during the first task).

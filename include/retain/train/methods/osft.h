@@ -131,9 +131,12 @@ ImportanceScope parse_importance_scope(const std::string& name,
 /// model's shortest sliding window is cut to it. Cosines are taken in float32 (float64 for a float64
 /// model) and summed in float64. The model is left as it was (the probes that read the inputs of
 /// matrices are removed again). Modules outside decoder blocks (lm_head) need scope `truncate`.
+/// With `dist` (several ranks), each rank runs its contiguous share of the examples and the cosine
+/// sums and token counts are all-reduced (float64): every rank returns the same importance.
 std::map<std::string, double> osft_importance(CausalLM& model, const std::vector<std::string>& modules,
                                               const std::vector<TokenizedExample>& examples, at::Device device,
-                                              ImportanceScope scope);
+                                              ImportanceScope scope,
+                                              const DistContext* dist = nullptr);
 
 /// I / mean(I) over all entries; an error when the mean is not positive (the rule would invert).
 std::map<std::string, double> normalise_importance(const std::map<std::string, double>& importance);
@@ -147,6 +150,9 @@ class OSFT : public Method {
   /// Validates the settings (see OsftSettings::validate).
   explicit OSFT(OsftSettings settings);
   std::string name() const override { return "osft"; }
+  /// Importance is sharded over the ranks and all-reduced; the SVD and projections run on every rank
+  /// on identical weights and summed gradients.
+  bool supports_data_parallel() const override { return true; }
   bool updates_base() const override { return true; }
   void on_task_start(TaskContext& ctx) override;
   /// Every base parameter (non_target = train) or only the target weights (freeze), in the model's order.

@@ -135,6 +135,9 @@ class SETA : public Method {
   /// Validates the settings.
   explicit SETA(SetaSettings settings);
   std::string name() const override { return "seta"; }
+  /// Selection statistics, importance (Fisher) and the gate's features are sharded over the ranks
+  /// and reduced; the anchoring penalty depends on parameters only.
+  bool supports_data_parallel() const override { return true; }
   /// Resolves L_g and the entries per matrix, attaches an empty SparseExperts "seta" to every target.
   void on_run_start(RunContext& run) override;
   /// Selects M_t, splits it into the unique and shared experts, routes every sample to task t.
