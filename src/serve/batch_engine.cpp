@@ -52,8 +52,9 @@ Sequence::View Sequence::wait(size_t seen_stable, size_t seen_logprobs, bool see
 // BatchEngine
 
 struct BatchEngine::Row {
+  explicit Row(std::shared_ptr<Sequence> s) : seq(std::move(s)) {}
   std::shared_ptr<Sequence> seq;
-  int64_t route = kRouteBase;
+  RouteChoice route;  // as the prefill chose it
   int64_t last = 0;  // the token to feed next
   at::Generator generator = {};
   bool done = false;
@@ -269,7 +270,7 @@ void BatchEngine::admit(std::vector<std::shared_ptr<Sequence>> seqs) {
   std::vector<int64_t> keep;
   for (int64_t r = 0; r < b; ++r) {
     Row row{seqs[r]};
-    row.route = choices[r].route;
+    row.route = choices[r];
     const auto& sampling = seqs[r]->params.sampling;
     row.generator = at::make_generator<at::CPUGeneratorImpl>(sampling.seed);
     {
@@ -325,7 +326,8 @@ void BatchEngine::decode_step() {
   const int64_t b = static_cast<int64_t>(rows_.size());
   const int64_t column = cache_->length;
   RETAIN_CHECK(column < cache_->capacity, "serve", "the batch's KV cache is full ({} positions)", cache_->capacity);
-  std::vector<int64_t> last, routes;
+  std::vector<int64_t> last;
+  std::vector<RouteChoice> routes;
   for (auto& row : rows_) {
     last.push_back(row.last);
     routes.push_back(row.route);

@@ -1,6 +1,6 @@
 // `retain serve` end to end: the real build/retain on loopback, driven by the official `openai` npm
-// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and an asr and a seta
-// checkpoint trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
+// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and asr, seta, inclora
+// and seqlora checkpoints trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
 //   RETAIN=build/retain SOURCE_DIR=. OPENAI_DIR=CACHE/openai-6.30.1 WORK=dir node serve_openai.test.mjs
 // Every check is an equality with an independent run or a stated status and error shape.
 import assert from "node:assert/strict";
@@ -362,5 +362,58 @@ await check("seta: auto equals the routed task named, base equals the base model
 });
 setaServer.proc.kill("SIGTERM");
 assert.equal((await setaServer.exited).code, 0, setaServer.log());
+
+// --- adapter checkpoints: no router, every trained adapter summed, as the methods' own inference ----
+for (const method of ["inclora", "seqlora"]) {
+  execFileSync(RETAIN, ["run", "--model", TINY, ...tasks, "--method", method, "--out", path.join(WORK, `run-${method}`),
+    "--save-checkpoints", "--set", "optim.max_steps=4", "--set", "optim.batch_size=4", "--set", "optim.lr=5e-2",
+    "--set", "eval.max_examples=2", "--set", "eval.general_text=off", "--set", "run.max_length=64", "--device", DEVICE],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  const ckpt = path.join(WORK, `run-${method}`, method, "checkpoints", "task_2");
+  const adapters = JSON.parse(fs.readFileSync(path.join(ckpt, "adapters.json"), "utf8")).adapters.map((a) => path.join(ckpt, a));
+  assert.equal(adapters.length, method === "inclora" ? 2 : 1);
+  const server = await start(["--max-batch", "8"], path.join(WORK, `run-${method}`, method));
+  const c = new OpenAI({ apiKey: "none", baseURL: `${server.base}/v1`, maxRetries: 0 });
+  const run = (prompt, model) => c.completions.create({ model, prompt, max_tokens: N, temperature: 0 });
+  await check(`${method}: auto and every task id equal retain generate with all its adapters; base the base model`, async () => {
+    const ids = [];
+    for await (const m of c.models.list()) ids.push(m.id);
+    assert.deepEqual(ids, ["auto", "base", "tiny_echo", "tiny_sentiment"]);
+    const want = {};
+    let changed = false;
+    for (const p of PROMPTS) {
+      const auto = await run(p, "auto");
+      assert.deepEqual(auto.choices[0].retain, { route: method, routed_by: "none" });
+      const args = adapters.flatMap((a) => ["--adapter", a]);
+      const own = JSON.parse(execFileSync(RETAIN, ["generate", "--model", TINY, "--prompt", p, "--max-new-tokens", String(N),
+        "--jsonl", "--device", DEVICE, ...args], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim()).text;
+      assert.equal(auto.choices[0].text, own, p);
+      for (const task of ["tiny_echo", "tiny_sentiment"]) assert.equal((await run(p, task)).choices[0].text, own, `${task}: ${p}`);
+      const base = await run(p, "base");
+      assert.deepEqual(base.choices[0].retain, { route: "base", routed_by: "request" });
+      assert.equal(base.choices[0].text, generate(p, null, N));
+      changed = changed || base.choices[0].text !== own;
+      want[p] = { auto: own, base: base.choices[0].text };
+    }
+    assert.ok(changed, "the adapters change some output");
+    const jobs = PROMPTS.flatMap((p) => [{ p, model: "auto", want: want[p].auto }, { p, model: "base", want: want[p].base },
+      { p, model: "tiny_sentiment", want: want[p].auto }]);
+    const out = await Promise.all(jobs.map((j) => run(j.p, j.model)));
+    out.forEach((r, i) => assert.equal(r.choices[0].text, jobs[i].want, `${jobs[i].model}: ${jobs[i].p}`));
+  });
+  server.proc.kill("SIGTERM");
+  assert.equal((await server.exited).code, 0, server.log());
+}
+
+await check("a folder of PEFT adapters without adapters.json is refused at start-up, naming what is served", async () => {
+  const bare = path.join(WORK, "bare");
+  fs.cpSync(path.join(WORK, "run-inclora/inclora/checkpoints/task_2/task0"), path.join(bare, "task0"), { recursive: true });
+  const proc = spawn(RETAIN, ["serve", "--model", MODEL, "--checkpoint", bare, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  proc.stderr.on("data", (d) => { log += d; });
+  const code = await new Promise((resolve) => proc.on("exit", resolve));
+  assert.equal(code, 1, log);
+  assert.match(log, /retain: error: .*seqlora, inclora, olora or inflora \(adapters\.json/, log);
+});
 
 console.log(`${results.length} checks passed${process.exitCode ? ", some FAILED" : ""}`);

@@ -48,11 +48,14 @@ class SeqLoRA : public Method {
   explicit SeqLoRA(LoraSettings settings) : settings_(std::move(settings)) {}
   std::string name() const override { return "seqlora"; }
   void on_run_start(RunContext& run) override;
+  void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
+  /// DIR/adapter (PEFT) and DIR/adapters.json (train/adapter_checkpoint.h).
   void save(RunContext& run, const std::filesystem::path& dir) override;
 
  private:
   LoraSettings settings_;
+  int64_t tasks_trained_ = 0;  // tasks the adapter has been trained on (for adapters.json)
 };
 
 class IncLoRA : public Method {
@@ -61,6 +64,7 @@ class IncLoRA : public Method {
   std::string name() const override { return "inclora"; }
   void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
+  /// DIR/task<t> (PEFT) per task trained, and DIR/adapters.json (train/adapter_checkpoint.h).
   void save(RunContext& run, const std::filesystem::path& dir) override;
   /// Re-creates the frozen adapters of the first `tasks_done` tasks (their values come from the model
   /// state the runner restores).
