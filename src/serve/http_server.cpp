@@ -53,7 +53,7 @@ struct HttpServer::Impl {
   Prepared prepare(const std::string& body, bool chat) {
     ServedModel& m = *model;
     Prepared out;
-    out.request = parse_completion_request(body, chat);
+    out.request = parse_completion_request(body, chat, m.model->config.vocab_size);
     auto& r = out.request;
     const auto route = m.resolve(r.model);
     if (!route) {
@@ -80,7 +80,7 @@ struct HttpServer::Impl {
       }
       prompts.push_back(m.tokenizer.encode(text, false));
     } else {
-      for (const auto& p : r.prompts) prompts.push_back(m.tokenizer.encode(p, true));
+      for (const auto& p : r.prompts) prompts.push_back(p.is_tokens ? p.token_ids : m.tokenizer.encode(p.text, true));
     }
     const std::string what = chat ? "messages" : "prompt";
     std::random_device entropy;

@@ -162,6 +162,41 @@ await check("streamed text equals non-streamed text; the usage chunk has no choi
   }
 });
 
+await check("token-id prompts (one list, a list of lists) equal their string prompts; choices follow prompts and n", async () => {
+  // The ids the server's tokenizer gives each string prompt (special tokens added, as it does).
+  const input = path.join(WORK, "prompts.jsonl"), output = path.join(WORK, "prompt-ids.jsonl");
+  fs.writeFileSync(input, PROMPTS.map((text) => JSON.stringify({ text })).join("\n") + "\n");
+  execFileSync(RETAIN, ["tokenize", "--tokenizer", path.join(MODEL, "tokenizer.json"), "--input", input, "--output", output,
+    "--add-special-tokens"], { stdio: ["ignore", "ignore", "pipe"] });
+  const ids = fs.readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l).ids);
+  assert.equal(ids.length, PROMPTS.length);
+  for (let i = 0; i < PROMPTS.length; ++i) {
+    const r = await greedy(ids[i], "auto");
+    assert.equal(r.choices[0].text, solo[PROMPTS[i]].auto, PROMPTS[i]);
+    assert.equal(r.choices[0].retain.route, solo[PROMPTS[i]].route);
+    assert.equal(r.usage.prompt_tokens, ids[i].length);
+  }
+  // Several prompts in one request, each with n = 2: choice i·n + j is prompt i's j-th.
+  for (const prompt of [ids.slice(0, 3), PROMPTS.slice(0, 3)]) {
+    const r = await greedy(prompt, "auto", { n: 2 });
+    assert.equal(r.choices.length, 6);
+    r.choices.forEach((c, k) => {
+      assert.equal(c.index, k);
+      assert.equal(c.text, solo[PROMPTS[Math.floor(k / 2)]].auto, `choice ${k}`);
+    });
+  }
+  // Ids outside the vocabulary: 400 naming the index and the id.
+  const vocab = JSON.parse(fs.readFileSync(path.join(MODEL, "config.json"), "utf8")).vocab_size;
+  const high = await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [ids[0], [3, vocab]], max_tokens: 2 }));
+  assertError(high, 400, "prompt");
+  assert.match(high.json.error.message, new RegExp(`'prompt\\[1\\]\\[1\\]' is token id ${vocab}, outside the model's vocabulary \\[0, ${vocab}\\)`));
+  const negative = await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [5, -2], max_tokens: 2 }));
+  assertError(negative, 400, "prompt");
+  assert.match(negative.json.error.message, /'prompt\[1\]' is token id -2/);
+  assertError(await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [5, "x"] })), 400, "prompt");
+  assert.equal((await greedy(ids[0], "auto")).choices[0].text, solo[PROMPTS[0]].auto);
+});
+
 await check("every output of a mixed concurrent batch equals its solo run", async () => {
   const jobs = [];
   for (let k = 0; k < 3; ++k)
