@@ -348,6 +348,33 @@ await check("a client that disconnects mid-stream frees its slot", async () => {
     solo[PROMPTS[0]].auto);
 });
 
+await check("a client that disconnects before a non-streamed completion ends frees its slot", async () => {
+  const cancelled = 'retain:request_success_total{model_name="tiny-chat",finished_reason="cancelled"}';
+  const running = 'retain:num_requests_running{model_name="tiny-chat"}';
+  const before = await metric(cancelled);
+  const controller = new AbortController();
+  const t0 = Date.now();
+  const pending = smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: 400, temperature: 0 },
+    { signal: controller.signal });
+  pending.catch(() => {});
+  for (let i = 0; i < 200 && (await metric(running)) === 0; ++i) await new Promise((s) => setTimeout(s, 10));
+  assert.equal(await metric(running), 1, "the request runs");
+  controller.abort();
+  await assert.rejects(pending);
+  let left = 1, waited = 0;
+  const aborted = Date.now();
+  for (; waited < 100 && left > 0; ++waited) {
+    await new Promise((s) => setTimeout(s, 20));
+    left = await metric(running);
+  }
+  assert.equal(left, 0, "the slot is freed");
+  // Cancelled, not finished: it was still generating when the client left.
+  assert.equal(await metric(cancelled), before + 1);
+  console.log(`# non-streamed disconnect: ran ${aborted - t0} ms, slot freed ${Date.now() - aborted} ms after the abort`);
+  assert.equal((await smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: N, temperature: 0 })).choices[0].text,
+    solo[PROMPTS[0]].auto);
+});
+
 await check("SIGTERM finishes the request in flight and exits 0", async () => {
   const pending = smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: 120, temperature: 0 });
   await new Promise((s) => setTimeout(s, 150));
