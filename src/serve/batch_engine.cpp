@@ -101,7 +101,7 @@ void BatchEngine::shutdown(double seconds) {
   while (true) {
     {
       std::lock_guard lock(mutex_);
-      if (waiting_.empty() && running_ == 0) break;
+      if (waiting_.empty() && admitting_ == 0 && running_ == 0) break;
     }
     if (Sequence::Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -126,6 +126,7 @@ void BatchEngine::loop() {
         admitted.push_back(waiting_.front());
         waiting_.pop_front();
       }
+      admitting_ = static_cast<int64_t>(admitted.size());
     }
     try {
       std::vector<std::shared_ptr<Sequence>> live;
@@ -138,6 +139,10 @@ void BatchEngine::loop() {
         }
       }
       if (!live.empty()) admit(std::move(live));
+      {
+        std::lock_guard lock(mutex_);
+        admitting_ = 0;  // in rows_ (counted by running_) or finished
+      }
       if (!rows_.empty()) decode_step();
       drop_finished();
     } catch (const std::exception& e) {
@@ -147,6 +152,8 @@ void BatchEngine::loop() {
       rows_.clear();
       cache_.reset();
       running_ = 0;
+      std::lock_guard lock(mutex_);
+      admitting_ = 0;
     }
   }
   // Shutting down: whatever is left is cancelled.
