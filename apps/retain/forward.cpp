@@ -7,6 +7,7 @@
 #include "retain/model/loader.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <iostream>
@@ -65,7 +66,7 @@ void run_forward(const ForwardOptions& options) {
                     {{"producer", "retain forward"},
                      {"retain_version", RETAIN_VERSION},
                      {"model", options.model.model_dir},
-                     {"adapter", options.model.adapter_dir},
+                     {"adapter", fmt::format("{}", fmt::join(options.model.adapter_dirs, ","))},
                      {"dtype", options.model.dtype}});
   std::cerr << "retain forward: " << sequences.size() << " sequences -> " << options.output << '\n';
 }

@@ -7,12 +7,13 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 namespace retain::cli {
 
 struct ModelOptions {
   std::string model_dir;
-  std::string adapter_dir;  // empty: no adapter
+  std::vector<std::string> adapter_dirs;  // none: no adapter; several: all applied, summed
   std::string dtype = "float32";
   std::string device = "cpu";
 };
@@ -20,7 +21,8 @@ struct ModelOptions {
 /// Adds --model (required), --adapter, --dtype and --device to `command`, bound to `options`.
 void add_model_options(CLI::App& command, ModelOptions& options);
 
-/// Loads the model strictly, attaches the PEFT adapter if one was given, and sets eval mode.
+/// Loads the model strictly, attaches the PEFT adapters given (all enabled: summed in the forward,
+/// as inclora's task adapters are), and sets eval mode.
 CausalLM load_for_inference(const ModelOptions& options);
 
 }  // namespace retain::cli

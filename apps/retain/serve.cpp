@@ -68,10 +68,12 @@ void run_serve(ServeOptions o) {
 
 void register_serve(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
-  auto* c = app.add_subcommand("serve", "OpenAI-compatible server; an asr checkpoint routes each request to its task");
+  auto* c = app.add_subcommand("serve", "OpenAI-compatible server; an asr or seta checkpoint routes each request to its task");
   c->add_option("--model", o->model.model_dir, "Hugging Face model folder (the base model)")->required();
   c->add_option("--checkpoint", o->model.checkpoint,
-                "asr checkpoint: OUT/asr/checkpoints/task_<k>, or OUT/asr for its last one");
+                "A checkpoint of retain run --save-checkpoints: OUT/<method>/checkpoints/task_<k>, or OUT/<method> "
+                "for its last one; asr and seta route each request, seqlora, inclora, olora and inflora apply "
+                "their adapters to every request");
   c->add_option("--host", o->http.host, "Address to listen on")->capture_default_str();
   c->add_option("--port", o->http.port, "Port (0: any free port, printed)")->capture_default_str();
   c->add_option("--device", o->model.device, "cpu, cuda or cuda:N")->capture_default_str();

@@ -90,33 +90,51 @@ at::Tensor RoutedLoraImpl::delta_weight() const {
 
 int64_t add_routed_lora(CausalLM& model, const std::vector<std::string>& lora_names, const std::string& name) {
   RETAIN_CHECK(!lora_names.empty(), kComponent, "no adapters to route between");
-  const int64_t n = static_cast<int64_t>(lora_names.size());
+  std::vector<std::vector<std::string>> groups;
+  for (const auto& lora_name : lora_names) groups.push_back({lora_name});
+  return add_routed_lora_sums(model, groups, name);
+}
+
+int64_t add_routed_lora_sums(CausalLM& model, const std::vector<std::vector<std::string>>& groups,
+                             const std::string& name) {
+  RETAIN_CHECK(!groups.empty(), kComponent, "no adapters to route between");
+  const int64_t n = static_cast<int64_t>(groups.size());
+  std::vector<std::string> all;
+  for (const auto& group : groups) all.insert(all.end(), group.begin(), group.end());
   int64_t layers = 0;
   torch::NoGradGuard no_grad;
   for (auto& [module_name, linear] : model->linear_layers()) {
-    std::vector<std::shared_ptr<LoraAdapterImpl>> loras;
+    std::vector<std::vector<std::shared_ptr<LoraAdapterImpl>>> loras(n);
     int64_t rank = 0;
-    for (const auto& lora_name : lora_names) {
-      auto lora = std::dynamic_pointer_cast<LoraAdapterImpl>(linear->adapter(lora_name));
-      RETAIN_CHECK(lora || !linear->adapter(lora_name), kComponent, "{}: adapter \"{}\" is not a LoRA", module_name,
-                   lora_name);
-      if (lora) rank = std::max(rank, lora->rank);
-      loras.push_back(lora);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t group_rank = 0;
+      for (const auto& lora_name : groups[i]) {
+        auto lora = std::dynamic_pointer_cast<LoraAdapterImpl>(linear->adapter(lora_name));
+        RETAIN_CHECK(lora || !linear->adapter(lora_name), kComponent, "{}: adapter \"{}\" is not a LoRA", module_name,
+                     lora_name);
+        if (!lora) continue;
+        group_rank += lora->rank;
+        loras[i].push_back(lora);
+      }
+      rank = std::max(rank, group_rank);
     }
     if (rank == 0) continue;
     const auto options = linear->weight.options();
     auto A = at::zeros({n, rank, linear->in_features}, options);
     auto B = at::zeros({n, linear->out_features, rank}, options);
     for (int64_t i = 0; i < n; ++i) {
-      if (!loras[i]) continue;
-      const int64_t r = loras[i]->rank;
-      A[i].narrow(0, 0, r).copy_(loras[i]->lora_A);
-      B[i].narrow(1, 0, r).copy_(loras[i]->lora_B * loras[i]->scaling);
+      int64_t offset = 0;  // the group's LoRAs side by side along the rank
+      for (const auto& lora : loras[i]) {
+        const int64_t r = lora->rank;
+        A[i].narrow(0, offset, r).copy_(lora->lora_A);
+        B[i].narrow(1, offset, r).copy_(lora->lora_B * lora->scaling);
+        offset += r;
+      }
     }
     attach(linear, name, A, B);
     ++layers;
   }
-  RETAIN_CHECK(layers > 0, kComponent, "no layer of the model has any of the adapters {}", fmt::join(lora_names, ", "));
+  RETAIN_CHECK(layers > 0, kComponent, "no layer of the model has any of the adapters {}", fmt::join(all, ", "));
   return layers;
 }
 

@@ -52,8 +52,9 @@ Sequence::View Sequence::wait(size_t seen_stable, size_t seen_logprobs, bool see
 // BatchEngine
 
 struct BatchEngine::Row {
+  explicit Row(std::shared_ptr<Sequence> s) : seq(std::move(s)) {}
   std::shared_ptr<Sequence> seq;
-  int64_t route = kRouteBase;
+  RouteChoice route;  // as the prefill chose it
   int64_t last = 0;  // the token to feed next
   at::Generator generator = {};
   bool done = false;
@@ -100,7 +101,7 @@ void BatchEngine::shutdown(double seconds) {
   while (true) {
     {
       std::lock_guard lock(mutex_);
-      if (waiting_.empty() && running_ == 0) break;
+      if (waiting_.empty() && admitting_ == 0 && running_ == 0) break;
     }
     if (Sequence::Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -125,6 +126,7 @@ void BatchEngine::loop() {
         admitted.push_back(waiting_.front());
         waiting_.pop_front();
       }
+      admitting_ = static_cast<int64_t>(admitted.size());
     }
     try {
       std::vector<std::shared_ptr<Sequence>> live;
@@ -137,6 +139,10 @@ void BatchEngine::loop() {
         }
       }
       if (!live.empty()) admit(std::move(live));
+      {
+        std::lock_guard lock(mutex_);
+        admitting_ = 0;  // in rows_ (counted by running_) or finished
+      }
       if (!rows_.empty()) decode_step();
       drop_finished();
     } catch (const std::exception& e) {
@@ -146,6 +152,8 @@ void BatchEngine::loop() {
       rows_.clear();
       cache_.reset();
       running_ = 0;
+      std::lock_guard lock(mutex_);
+      admitting_ = 0;
     }
   }
   // Shutting down: whatever is left is cancelled.
@@ -269,7 +277,7 @@ void BatchEngine::admit(std::vector<std::shared_ptr<Sequence>> seqs) {
   std::vector<int64_t> keep;
   for (int64_t r = 0; r < b; ++r) {
     Row row{seqs[r]};
-    row.route = choices[r].route;
+    row.route = choices[r];
     const auto& sampling = seqs[r]->params.sampling;
     row.generator = at::make_generator<at::CPUGeneratorImpl>(sampling.seed);
     {
@@ -325,7 +333,8 @@ void BatchEngine::decode_step() {
   const int64_t b = static_cast<int64_t>(rows_.size());
   const int64_t column = cache_->length;
   RETAIN_CHECK(column < cache_->capacity, "serve", "the batch's KV cache is full ({} positions)", cache_->capacity);
-  std::vector<int64_t> last, routes;
+  std::vector<int64_t> last;
+  std::vector<RouteChoice> routes;
   for (auto& row : rows_) {
     last.push_back(row.last);
     routes.push_back(row.route);

@@ -2,6 +2,8 @@
 
 #include "retain/core/error.h"
 
+#include "peer_connection.h"
+
 #include <httplib.h>
 
 #include <fmt/format.h>
@@ -53,7 +55,7 @@ struct HttpServer::Impl {
   Prepared prepare(const std::string& body, bool chat) {
     ServedModel& m = *model;
     Prepared out;
-    out.request = parse_completion_request(body, chat);
+    out.request = parse_completion_request(body, chat, m.model->config.vocab_size);
     auto& r = out.request;
     const auto route = m.resolve(r.model);
     if (!route) {
@@ -80,7 +82,7 @@ struct HttpServer::Impl {
       }
       prompts.push_back(m.tokenizer.encode(text, false));
     } else {
-      for (const auto& p : r.prompts) prompts.push_back(m.tokenizer.encode(p, true));
+      for (const auto& p : r.prompts) prompts.push_back(p.is_tokens ? p.token_ids : m.tokenizer.encode(p.text, true));
     }
     const std::string what = chat ? "messages" : "prompt";
     std::random_device entropy;
@@ -131,10 +133,19 @@ struct HttpServer::Impl {
     const std::string id = request_id(chat ? "chatcmpl" : "cmpl");
     const int64_t created = unix_time();
     if (!prepared->request.stream) {
+      // Nothing is written until the end, so a client that leaves is noticed on its socket: its
+      // sequences are cancelled and their slots freed at the next step, as a stream's are.
+      const auto peer = PeerConnection::find(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
       std::vector<ChoiceResult> choices;
       for (auto& s : sequences) {
         Sequence::View v = s->view();
-        while (!v.finished) v = s->wait(v.stable, v.logprobs.size(), v.routed, 200ms);
+        while (!v.finished) {
+          if (!peer.connected()) {
+            for (auto& q : sequences) q->cancel();
+            throw ApiError(499, "the client closed the connection; the request was cancelled", "", "cancelled");
+          }
+          v = s->wait(v.stable, v.logprobs.size(), v.routed, 100ms);
+        }
         check_failed(v);
         choices.push_back({v.text, v.finish_reason, v.logprobs, v.tokens, v.route.to_json()});
       }

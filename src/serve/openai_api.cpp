@@ -73,6 +73,27 @@ std::string message_content(const json& content, const std::string& param) {
   return joined;
 }
 
+/// A token-id prompt: `ids` (a non-empty array of integers in [0, vocab_size)); `where` names it in
+/// errors ("prompt" or "prompt[i]").
+Prompt token_prompt(const json& ids, const std::string& where, int64_t vocab_size) {
+  if (ids.empty()) bad("prompt", fmt::format("'{}' is an empty list of token ids", where));
+  Prompt p;
+  p.is_tokens = true;
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const json& id = ids[j];
+    if (!id.is_number_integer())
+      bad("prompt", fmt::format("'{}[{}]' must be a token id (an integer), got {}", where, j,
+                                id.is_number() ? id.dump() : type_name(id)));
+    const bool in_range = id.is_number_unsigned() ? id.get<uint64_t>() < static_cast<uint64_t>(vocab_size)
+                                                  : id.get<int64_t>() >= 0 && id.get<int64_t>() < vocab_size;
+    if (!in_range)
+      bad("prompt", fmt::format("'{}[{}]' is token id {}, outside the model's vocabulary [0, {})", where, j, id.dump(),
+                                vocab_size));
+    p.token_ids.push_back(id.get<int64_t>());
+  }
+  return p;
+}
+
 json logprobs_json(const CompletionRequest& r, const std::vector<TokenLogprob>& tokens, size_t text_offset_start) {
   if (r.logprobs < 0) return nullptr;
   if (r.chat) {
@@ -113,7 +134,7 @@ json error_body(const ApiError& e) {
 
 bool is_valid_utf8(const std::string& s) { return unicode::find_invalid_utf8(s) == std::string::npos; }
 
-CompletionRequest parse_completion_request(const std::string& text, bool chat) {
+CompletionRequest parse_completion_request(const std::string& text, bool chat, int64_t vocab_size) {
   json body;
   try {
     body = json::parse(text);
@@ -150,16 +171,28 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat) {
   } else {
     if (!body.contains("prompt")) bad("prompt", "'prompt' is required");
     const json& prompt = body["prompt"];
+    const char* shapes = "a string, a list of strings, a list of token ids or a list of lists of token ids";
+    auto text_prompt = [](const json& v, const std::string& where) {
+      Prompt p;
+      p.text = text_field(v, where);
+      return p;
+    };
     if (prompt.is_string()) {
-      r.prompts.push_back(text_field(prompt, "prompt"));
+      r.prompts.push_back(text_prompt(prompt, "prompt"));
+    } else if (prompt.is_array() && !prompt.empty() && prompt[0].is_number()) {
+      r.prompts.push_back(token_prompt(prompt, "prompt", vocab_size));
     } else if (prompt.is_array() && !prompt.empty()) {
+      // Every element its own prompt, all of one kind (as OpenAI's schema: no mixing).
+      const bool tokens = prompt[0].is_array();
       for (size_t i = 0; i < prompt.size(); ++i) {
-        if (!prompt[i].is_string())
-          bad("prompt", "'prompt' must be a string or a list of strings (token-id prompts are not supported)");
-        r.prompts.push_back(text_field(prompt[i], fmt::format("prompt[{}]", i)));
+        const std::string where = fmt::format("prompt[{}]", i);
+        if (tokens ? !prompt[i].is_array() : !prompt[i].is_string())
+          bad("prompt", fmt::format("'{}' is {}, but 'prompt[0]' is {}: 'prompt' must be {}", where, type_name(prompt[i]),
+                                    type_name(prompt[0]), shapes));
+        r.prompts.push_back(tokens ? token_prompt(prompt[i], where, vocab_size) : text_prompt(prompt[i], where));
       }
     } else {
-      bad("prompt", fmt::format("'prompt' must be a string or a non-empty list of strings, got {}", type_name(prompt)));
+      bad("prompt", fmt::format("'prompt' must be {}, not empty; got {}", shapes, type_name(prompt)));
     }
     r.max_tokens = integer(body, "max_tokens", 1, std::numeric_limits<int32_t>::max()).value_or(16);
     r.logprobs = integer(body, "logprobs", 0, 5).value_or(-1);

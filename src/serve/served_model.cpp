@@ -3,11 +3,14 @@
 #include "retain/core/error.h"
 #include "retain/model/loader.h"
 #include "retain/model/routed_lora.h"
+#include "retain/train/adapter_checkpoint.h"
 #include "retain/train/methods/asr.h"
+#include "retain/train/methods/pertask.h"
 #include "retain/train/methods/seta.h"
 #include "retain/train/prompt_features.h"
 
 #include <algorithm>
+#include <functional>
 #include <regex>
 
 namespace retain::serve {
@@ -17,6 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kComponent = "serve";
+/// Adapter checkpoints: route 0 of their one routed adapter is every trained adapter, summed.
+constexpr int64_t kRouteAdapters = 0;
+constexpr const char* kSummedAdapters = "adapters";
 
 /// tokenizer_config.json's `key`: a string, or {"content": ...} (AddedToken); "" when absent.
 std::string special_token(const json& config, const std::string& key) {
@@ -32,6 +38,10 @@ std::string special_token(const json& config, const std::string& key) {
 json RouteChoice::to_json() const {
   json j = {{"route", name}, {"routed_by", routed_by}};
   if (score) j["score"] = *score;
+  if (!mix.empty()) {
+    j["mix"] = json::array();
+    for (const auto& part : mix) j["mix"].push_back({{"route", part.name}, {"weight", part.weight}});
+  }
   return j;
 }
 
@@ -40,6 +50,7 @@ fs::path resolve_checkpoint(const fs::path& checkpoint) {
   auto kind_of = [](const fs::path& dir) -> std::string {
     if (fs::exists(dir / "router.safetensors")) return "asr";
     if (fs::exists(dir / "experts.json")) return "seta";
+    if (fs::exists(dir / kAdapterManifest)) return "adapters";
     if (fs::exists(dir / "config.json")) return "model";
     return "";
   };
@@ -57,11 +68,12 @@ fs::path resolve_checkpoint(const fs::path& checkpoint) {
     dir = checkpoint / "checkpoints" / ("task_" + std::to_string(best));
   }
   const std::string kind = kind_of(dir);
-  RETAIN_CHECK(kind == "asr" || kind == "seta", kComponent,
-               "--checkpoint {}: {}; retain serve routes asr checkpoints (router.safetensors and one adapter per "
-               "task) and seta checkpoints (experts.json, experts and gate), from `retain run --save-checkpoints`; "
-               "serve a full model folder (osft, seqft, ...) with --model",
-               dir.string(), kind == "model" ? "a full model folder" : "neither a routed checkpoint nor a method's run folder");
+  RETAIN_CHECK(kind == "asr" || kind == "seta" || kind == "adapters", kComponent,
+               "--checkpoint {}: {}; retain serve takes the checkpoints of `retain run --save-checkpoints` of asr "
+               "(router.safetensors and one adapter per task), seta (experts.json, experts and gate) and seqlora, "
+               "inclora, olora or inflora (adapters.json and their PEFT adapters); serve a full model folder (osft, "
+               "seqft, ...) with --model",
+               dir.string(), kind == "model" ? "a full model folder" : "not such a checkpoint, nor a method's run folder");
   return dir;
 }
 
@@ -116,19 +128,31 @@ std::unique_ptr<ServedModel> ServedModel::load(const ServedModelOptions& o) {
     }
     return c;
   };
+  // Every row's choice, then the routes applied. `mixed` (SETA, top_k > 1) rewrites a router row's
+  // choice as the top-k mix.
+  using Mixer = std::function<void(int64_t row, RouteChoice&)>;
   auto route_rows = [self, choose](const at::Tensor& scores, const std::vector<int64_t>& column_task,
-                                   const std::vector<std::string>& column_name) {
+                                   const std::vector<std::string>& column_name, const Mixer& mixed) {
     const int64_t rows = scores.size(0);
     RETAIN_CHECK(static_cast<int64_t>(self->requested_.size()) == rows, kComponent,
                  "a prefill of {} rows, but {} routes were prepared", rows, self->requested_.size());
     self->choices_.clear();
-    std::vector<int64_t> routes;
     for (int64_t r = 0; r < rows; ++r) {
       self->choices_.push_back(choose(self->requested_[r], scores[r], column_task, column_name));
-      routes.push_back(self->choices_.back().route);
+      if (mixed && self->requested_[r] == kRouteAuto) mixed(r, self->choices_.back());
     }
-    self->apply_routes(routes);
+    self->apply_routes(self->choices_);
   };
+  if (fs::exists(dir / kAdapterManifest)) {
+    // No router and no task at inference: every adapter on every row, summed, as the method's own
+    // evaluation. One routed adapter of rank Σ r holds them all, so a "base" row can skip it.
+    s->adapters_ = std::make_shared<AdapterCheckpoint>(load_adapter_checkpoint(s->model, dir));
+    add_routed_lora_sums(s->model, {s->adapters_->adapters}, kSummedAdapters);
+    enable_only_adapter(s->model, kSummedAdapters);
+    s->kind = s->adapters_->method;
+    s->tasks = s->adapters_->tasks;
+    return s;
+  }
   if (fs::exists(dir / "router.safetensors")) {
     s->router_ = load_asr_checkpoint(s->model, dir);
     s->kind = "asr";
@@ -146,23 +170,40 @@ std::unique_ptr<ServedModel> ServedModel::load(const ServedModelOptions& o) {
         s->model->model->norm, s->router_->feature_layers, [self, route_rows, column_task, column_name](const at::Tensor& features) {
           auto& router = *self->router_;
           route_rows(router.expand(features.to(router.expansion.scalar_type())).matmul(router.rls.weights()).to(at::kCPU, at::kDouble),
-                     column_task, column_name);
+                     column_task, column_name, {});
         });
   } else {
     s->seta_ = std::make_shared<SetaCheckpoint>(load_seta_checkpoint(s->model, dir));
-    RETAIN_CHECK(s->seta_->top_k == 1, kComponent,
-                 "--checkpoint {}: trained with method.seta.top_k = {}; retain serve routes each request to one task "
-                 "(top_k = 1)", dir.string(), s->seta_->top_k);
+    RETAIN_CHECK(s->seta_->top_k >= 1, kComponent, "--checkpoint {}: gate.safetensors says top_k = {}", dir.string(),
+                 s->seta_->top_k);
     s->kind = "seta";
     s->tasks = s->seta_->tasks;
     std::vector<int64_t> column_task;
     for (int64_t t = 0; t < static_cast<int64_t>(s->tasks.size()); ++t) column_task.push_back(t);
     // The gate's probabilities over the tasks; the top one routes an "auto" request (top-1, as SETA's
-    // own inference).
+    // own inference). With top_k > 1, as SETA::prepare_evaluation: the gate's top k (SetaGate::route),
+    // weighted by their probabilities renormalised; the score stays the top task's probability.
     s->model->router = std::make_shared<PooledPromptRouter>(
         s->model->model->norm, s->seta_->feature_layers, [self, route_rows, column_task](const at::Tensor& features) {
-          route_rows(at::softmax(self->seta_->gate->logits(features), -1).to(at::kCPU, at::kDouble), column_task,
-                     self->tasks);
+          const auto& seta = *self->seta_;
+          const auto probs = at::softmax(seta.gate->logits(features), -1).to(at::kCPU, at::kDouble);
+          Mixer mixed;
+          if (seta.top_k > 1) {
+            auto [routes, weights] = seta.gate->route(features, seta.top_k);
+            routes = routes.to(at::kCPU, at::kLong);
+            weights = weights.to(at::kCPU, at::kFloat);
+            mixed = [self, routes, weights, probs](int64_t row, RouteChoice& c) {
+              c.mix.clear();
+              for (int64_t i = 0; i < routes.size(1); ++i) {
+                const int64_t t = routes[row][i].item<int64_t>();
+                c.mix.push_back({t, self->tasks[t], weights[row][i].item<double>()});
+              }
+              c.route = c.mix.front().route;
+              c.name = c.mix.front().name;
+              c.score = probs[row][c.route].item<double>();
+            };
+          }
+          route_rows(probs, column_task, self->tasks, mixed);
         });
   }
   return s;
@@ -185,7 +226,19 @@ std::optional<int64_t> ServedModel::resolve(const std::string& id) const {
 void ServedModel::prepare_prefill(const std::vector<int64_t>& requested) {
   requested_ = requested;
   choices_.clear();
-  if (!routed()) {
+  if (adapters_) {  // nothing to choose: the trained adapters, or none
+    for (int64_t asked : requested) {
+      RouteChoice c;
+      if (asked == kRouteBase) {
+        c.routed_by = "request";
+      } else {
+        c.route = kRouteAdapters;
+        c.name = adapters_->method;
+      }
+      choices_.push_back(c);
+    }
+    apply_routes(choices_);
+  } else if (!routed()) {
     for (size_t r = 0; r < requested.size(); ++r) {
       RouteChoice c;
       c.name = "model";
@@ -200,14 +253,39 @@ std::vector<RouteChoice> ServedModel::take_choices() {
   return std::move(choices_);
 }
 
-void ServedModel::set_decode_routes(const std::vector<int64_t>& routes) {
+void ServedModel::set_decode_routes(const std::vector<RouteChoice>& routes) {
   if (routed()) apply_routes(routes);
 }
 
-void ServedModel::apply_routes(const std::vector<int64_t>& routes) {
-  const auto t = at::tensor(routes, at::kLong).to(model->model->embed_tokens->weight.device());
-  if (router_) set_routes(model, t);  // model/routed_lora.h: kRouteBase (−1) is the base model
-  if (seta_) seta_->set_routes(t);    // −1: no expert
+void ServedModel::apply_routes(const std::vector<RouteChoice>& choices) {
+  const auto device = model->model->embed_tokens->weight.device();
+  if (seta_ && seta_->top_k > 1) {
+    // (B, k) routes and weights, as SETA's top-k inference: a mixed row its k tasks, a single route
+    // [t, −1, …] with weight 1, base all −1.
+    const int64_t b = static_cast<int64_t>(choices.size());
+    const int64_t k = std::min<int64_t>(seta_->top_k, static_cast<int64_t>(tasks.size()));
+    auto routes = at::full({b, k}, kRouteBase, at::kLong);
+    auto weights = at::zeros({b, k}, at::kFloat);
+    for (int64_t r = 0; r < b; ++r) {
+      const auto& c = choices[r];
+      RETAIN_CHECK(static_cast<int64_t>(c.mix.size()) <= k, kComponent, "a mix of {} tasks, at most {}", c.mix.size(), k);
+      if (c.mix.empty() && c.route >= 0) {
+        routes[r][0] = c.route;
+        weights[r][0] = 1.0;
+      }
+      for (size_t i = 0; i < c.mix.size(); ++i) {
+        routes[r][static_cast<int64_t>(i)] = c.mix[i].route;
+        weights[r][static_cast<int64_t>(i)] = c.mix[i].weight;
+      }
+    }
+    seta_->set_routes(routes.to(device), weights.to(device));
+    return;
+  }
+  std::vector<int64_t> routes;
+  for (const auto& c : choices) routes.push_back(c.route);
+  const auto t = at::tensor(routes, at::kLong).to(device);
+  if (router_ || adapters_) set_routes(model, t);  // model/routed_lora.h: kRouteBase (−1) is the base model
+  if (seta_) seta_->set_routes(t);                  // −1: no expert
 }
 
 }  // namespace retain::serve

@@ -5,8 +5,9 @@
 
 Starts one server per device (port 0), sends greedy completions for every prompt with model ids
 auto, base and each task, then all of them at once (a mixed batch), and compares each answer across
-devices and with its solo answer. Standard library only (the GPU machine has no npm client).
-Prints a JSON summary; exit 1 on a mismatch.
+devices and with its solo answer. Any checkpoint `retain serve` takes (asr, seta, inclora, ...); with
+one device (--devices cpu) only the mixed batch is checked against the solo answers. Standard library
+only (the GPU machine has no npm client). Prints a JSON summary; exit 1 on a mismatch.
 """
 import concurrent.futures, json, re, subprocess, sys, time, urllib.request
 
@@ -62,9 +63,13 @@ def main():
         proc.wait(timeout=60)
         print(f"{device}: mixed batch equals solo: {mixed_ok}; 128 requests at concurrency 32 in "
               f"{answers[device]['load_128_requests_s']} s; exit {proc.returncode}", flush=True)
-    a, b = (answers[d]["solo"] for d in devices[:2])
-    differ = [f"{k}: {a[k]} vs {b[k]}" for k in a if a[k] != b.get(k)]
-    print(json.dumps({"devices": devices, "requests": len(a), "differ": differ,
+    a = answers[devices[0]]["solo"]
+    differ = []
+    for d in devices[1:]:
+        b = answers[d]["solo"]
+        differ += [f"{k} on {devices[0]}: {a[k]}, on {d}: {b.get(k)}" for k in a if a[k] != b.get(k)]
+    routes = sorted({route for _, route in a.values()})
+    print(json.dumps({"checkpoint": ckpt, "devices": devices, "requests": len(a), "routes": routes, "differ": differ,
                       "mixed_equals_solo": {d: answers[d]["mixed_equals_solo"] for d in devices}}, indent=1))
     ok = not differ and all(answers[d]["mixed_equals_solo"] for d in devices)
     sys.exit(0 if ok else 1)

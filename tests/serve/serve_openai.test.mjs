@@ -1,6 +1,6 @@
 // `retain serve` end to end: the real build/retain on loopback, driven by the official `openai` npm
-// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and an asr and a seta
-// checkpoint trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
+// client (scripts/fetch-openai-client.sh; maxRetries 0), with models/retain-tiny and asr, seta, inclora
+// and seqlora checkpoints trained here on two fixture tasks. Run by CTest (tests/serve/CMakeLists.txt):
 //   RETAIN=build/retain SOURCE_DIR=. OPENAI_DIR=CACHE/openai-6.30.1 WORK=dir node serve_openai.test.mjs
 // Every check is an equality with an independent run or a stated status and error shape.
 import assert from "node:assert/strict";
@@ -162,6 +162,41 @@ await check("streamed text equals non-streamed text; the usage chunk has no choi
   }
 });
 
+await check("token-id prompts (one list, a list of lists) equal their string prompts; choices follow prompts and n", async () => {
+  // The ids the server's tokenizer gives each string prompt (special tokens added, as it does).
+  const input = path.join(WORK, "prompts.jsonl"), output = path.join(WORK, "prompt-ids.jsonl");
+  fs.writeFileSync(input, PROMPTS.map((text) => JSON.stringify({ text })).join("\n") + "\n");
+  execFileSync(RETAIN, ["tokenize", "--tokenizer", path.join(MODEL, "tokenizer.json"), "--input", input, "--output", output,
+    "--add-special-tokens"], { stdio: ["ignore", "ignore", "pipe"] });
+  const ids = fs.readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l).ids);
+  assert.equal(ids.length, PROMPTS.length);
+  for (let i = 0; i < PROMPTS.length; ++i) {
+    const r = await greedy(ids[i], "auto");
+    assert.equal(r.choices[0].text, solo[PROMPTS[i]].auto, PROMPTS[i]);
+    assert.equal(r.choices[0].retain.route, solo[PROMPTS[i]].route);
+    assert.equal(r.usage.prompt_tokens, ids[i].length);
+  }
+  // Several prompts in one request, each with n = 2: choice i·n + j is prompt i's j-th.
+  for (const prompt of [ids.slice(0, 3), PROMPTS.slice(0, 3)]) {
+    const r = await greedy(prompt, "auto", { n: 2 });
+    assert.equal(r.choices.length, 6);
+    r.choices.forEach((c, k) => {
+      assert.equal(c.index, k);
+      assert.equal(c.text, solo[PROMPTS[Math.floor(k / 2)]].auto, `choice ${k}`);
+    });
+  }
+  // Ids outside the vocabulary: 400 naming the index and the id.
+  const vocab = JSON.parse(fs.readFileSync(path.join(MODEL, "config.json"), "utf8")).vocab_size;
+  const high = await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [ids[0], [3, vocab]], max_tokens: 2 }));
+  assertError(high, 400, "prompt");
+  assert.match(high.json.error.message, new RegExp(`'prompt\\[1\\]\\[1\\]' is token id ${vocab}, outside the model's vocabulary \\[0, ${vocab}\\)`));
+  const negative = await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [5, -2], max_tokens: 2 }));
+  assertError(negative, 400, "prompt");
+  assert.match(negative.json.error.message, /'prompt\[1\]' is token id -2/);
+  assertError(await raw(main.base, "/v1/completions", JSON.stringify({ prompt: [5, "x"] })), 400, "prompt");
+  assert.equal((await greedy(ids[0], "auto")).choices[0].text, solo[PROMPTS[0]].auto);
+});
+
 await check("every output of a mixed concurrent batch equals its solo run", async () => {
   const jobs = [];
   for (let k = 0; k < 3; ++k)
@@ -313,6 +348,33 @@ await check("a client that disconnects mid-stream frees its slot", async () => {
     solo[PROMPTS[0]].auto);
 });
 
+await check("a client that disconnects before a non-streamed completion ends frees its slot", async () => {
+  const cancelled = 'retain:request_success_total{model_name="tiny-chat",finished_reason="cancelled"}';
+  const running = 'retain:num_requests_running{model_name="tiny-chat"}';
+  const before = await metric(cancelled);
+  const controller = new AbortController();
+  const t0 = Date.now();
+  const pending = smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: 400, temperature: 0 },
+    { signal: controller.signal });
+  pending.catch(() => {});
+  for (let i = 0; i < 200 && (await metric(running)) === 0; ++i) await new Promise((s) => setTimeout(s, 10));
+  assert.equal(await metric(running), 1, "the request runs");
+  controller.abort();
+  await assert.rejects(pending);
+  let left = 1, waited = 0;
+  const aborted = Date.now();
+  for (; waited < 100 && left > 0; ++waited) {
+    await new Promise((s) => setTimeout(s, 20));
+    left = await metric(running);
+  }
+  assert.equal(left, 0, "the slot is freed");
+  // Cancelled, not finished: it was still generating when the client left.
+  assert.equal(await metric(cancelled), before + 1);
+  console.log(`# non-streamed disconnect: ran ${aborted - t0} ms, slot freed ${Date.now() - aborted} ms after the abort`);
+  assert.equal((await smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: N, temperature: 0 })).choices[0].text,
+    solo[PROMPTS[0]].auto);
+});
+
 await check("SIGTERM finishes the request in flight and exits 0", async () => {
   const pending = smallClient.completions.create({ model: "auto", prompt: PROMPTS[0], max_tokens: 120, temperature: 0 });
   await new Promise((s) => setTimeout(s, 150));
@@ -362,5 +424,58 @@ await check("seta: auto equals the routed task named, base equals the base model
 });
 setaServer.proc.kill("SIGTERM");
 assert.equal((await setaServer.exited).code, 0, setaServer.log());
+
+// --- adapter checkpoints: no router, every trained adapter summed, as the methods' own inference ----
+for (const method of ["inclora", "seqlora"]) {
+  execFileSync(RETAIN, ["run", "--model", TINY, ...tasks, "--method", method, "--out", path.join(WORK, `run-${method}`),
+    "--save-checkpoints", "--set", "optim.max_steps=4", "--set", "optim.batch_size=4", "--set", "optim.lr=5e-2",
+    "--set", "eval.max_examples=2", "--set", "eval.general_text=off", "--set", "run.max_length=64", "--device", DEVICE],
+    { stdio: ["ignore", "ignore", "pipe"] });
+  const ckpt = path.join(WORK, `run-${method}`, method, "checkpoints", "task_2");
+  const adapters = JSON.parse(fs.readFileSync(path.join(ckpt, "adapters.json"), "utf8")).adapters.map((a) => path.join(ckpt, a));
+  assert.equal(adapters.length, method === "inclora" ? 2 : 1);
+  const server = await start(["--max-batch", "8"], path.join(WORK, `run-${method}`, method));
+  const c = new OpenAI({ apiKey: "none", baseURL: `${server.base}/v1`, maxRetries: 0 });
+  const run = (prompt, model) => c.completions.create({ model, prompt, max_tokens: N, temperature: 0 });
+  await check(`${method}: auto and every task id equal retain generate with all its adapters; base the base model`, async () => {
+    const ids = [];
+    for await (const m of c.models.list()) ids.push(m.id);
+    assert.deepEqual(ids, ["auto", "base", "tiny_echo", "tiny_sentiment"]);
+    const want = {};
+    let changed = false;
+    for (const p of PROMPTS) {
+      const auto = await run(p, "auto");
+      assert.deepEqual(auto.choices[0].retain, { route: method, routed_by: "none" });
+      const args = adapters.flatMap((a) => ["--adapter", a]);
+      const own = JSON.parse(execFileSync(RETAIN, ["generate", "--model", TINY, "--prompt", p, "--max-new-tokens", String(N),
+        "--jsonl", "--device", DEVICE, ...args], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim()).text;
+      assert.equal(auto.choices[0].text, own, p);
+      for (const task of ["tiny_echo", "tiny_sentiment"]) assert.equal((await run(p, task)).choices[0].text, own, `${task}: ${p}`);
+      const base = await run(p, "base");
+      assert.deepEqual(base.choices[0].retain, { route: "base", routed_by: "request" });
+      assert.equal(base.choices[0].text, generate(p, null, N));
+      changed = changed || base.choices[0].text !== own;
+      want[p] = { auto: own, base: base.choices[0].text };
+    }
+    assert.ok(changed, "the adapters change some output");
+    const jobs = PROMPTS.flatMap((p) => [{ p, model: "auto", want: want[p].auto }, { p, model: "base", want: want[p].base },
+      { p, model: "tiny_sentiment", want: want[p].auto }]);
+    const out = await Promise.all(jobs.map((j) => run(j.p, j.model)));
+    out.forEach((r, i) => assert.equal(r.choices[0].text, jobs[i].want, `${jobs[i].model}: ${jobs[i].p}`));
+  });
+  server.proc.kill("SIGTERM");
+  assert.equal((await server.exited).code, 0, server.log());
+}
+
+await check("a folder of PEFT adapters without adapters.json is refused at start-up, naming what is served", async () => {
+  const bare = path.join(WORK, "bare");
+  fs.cpSync(path.join(WORK, "run-inclora/inclora/checkpoints/task_2/task0"), path.join(bare, "task0"), { recursive: true });
+  const proc = spawn(RETAIN, ["serve", "--model", MODEL, "--checkpoint", bare, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  proc.stderr.on("data", (d) => { log += d; });
+  const code = await new Promise((resolve) => proc.on("exit", resolve));
+  assert.equal(code, 1, log);
+  assert.match(log, /retain: error: .*seqlora, inclora, olora or inflora \(adapters\.json/, log);
+});
 
 console.log(`${results.length} checks passed${process.exitCode ? ", some FAILED" : ""}`);

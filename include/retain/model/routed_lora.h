@@ -59,6 +59,13 @@ TORCH_MODULE(RoutedLora);
 /// they are (disable them, or they are applied to every sample on top).
 int64_t add_routed_lora(CausalLM& model, const std::vector<std::string>& lora_names, const std::string& name);
 
+/// As add_routed_lora, but adapter i is the sum of the LoRA adapters groups[i], stacked along the
+/// rank: Σ_j s_j B_j A_j = [s_0 B_0 | s_1 B_1 | …] [A_0; A_1; …] (exact, rank Σ_j r_j; a LoRA a
+/// layer lacks adds nothing). So a route can carry several adapters summed, as inclora's inference
+/// does with every task's adapter.
+int64_t add_routed_lora_sums(CausalLM& model, const std::vector<std::vector<std::string>>& groups,
+                             const std::string& name);
+
 /// For benchmarks and tests: a RoutedLora `name` of `adapters` random LoRAs of rank `rank` (A and B
 /// uniform in ±1/√in and ±1/√r, scaling 1) on every layer whose name ends with one of
 /// `target_modules` ("q_proj", ..., the 7 linear layers of a decoder block). Returns the layers.

@@ -118,6 +118,7 @@ class BatchEngine {
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Sequence>> waiting_;
   bool accepting_ = true, stop_ = false;
+  int64_t admitting_ = 0;  // taken from waiting_, not yet in the running batch (a drain waits for them)
   std::atomic<int64_t> running_{0};
   std::thread thread_;
   // The running batch (scheduler thread only).

@@ -8,7 +8,8 @@
 //
 // With an API key, every /v1 path needs "Authorization: Bearer KEY" (401 otherwise). A body over
 // max_body_bytes is a 413; the queue full a 503 with Retry-After; every error has OpenAI's error body.
-// A client that disconnects mid-stream cancels its sequences. stop() stops accepting connections,
+// A client that disconnects cancels its sequences: mid-stream (a write fails), or while it waits
+// for a non-streamed answer (its socket is watched: src/serve/peer_connection.h). stop() stops accepting connections,
 // lets the running requests finish within the drain bound, and returns.
 #pragma once
 

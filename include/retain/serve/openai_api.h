@@ -8,7 +8,7 @@
 //
 // Errors are OpenAI's body {"error": {"message", "type", "param", "code"}} with the HTTP status.
 // Each choice carries an extra "retain" object: the route the request took
-// ({"route": task name | "base", "routed_by": "router" | "request", "score": the router's output}).
+// (RouteChoice::to_json, served_model.h).
 #pragma once
 
 #include "retain/core/json.h"
@@ -37,11 +37,19 @@ struct ChatTurn {
   std::string role, content;
 };
 
+/// One completion prompt: text (tokenized by the server, special tokens added as the tokenizer adds
+/// them) or token ids (used as they are, nothing added).
+struct Prompt {
+  std::string text;
+  std::vector<int64_t> token_ids;
+  bool is_tokens = false;
+};
+
 /// One parsed completion or chat completion request.
 struct CompletionRequest {
   bool chat = false;
   std::string model = "auto";            // "auto" when absent
-  std::vector<std::string> prompts;      // completions: one or more prompt strings
+  std::vector<Prompt> prompts;           // completions: one or more prompts, each its own choices
   std::vector<ChatTurn> messages;        // chat
   json chat_template_kwargs = json::object();  // vLLM's extension: extra template variables
   bool add_generation_prompt = true;
@@ -57,8 +65,10 @@ struct CompletionRequest {
   bool include_usage = false;            // stream_options.include_usage
 };
 
-/// Parses and validates a request body; throws ApiError (400) naming the field.
-CompletionRequest parse_completion_request(const std::string& body, bool chat);
+/// Parses and validates a request body; throws ApiError (400) naming the field. A completion's
+/// `prompt` is a string, a list of strings, a list of token ids or a list of lists of token ids (as
+/// OpenAI's); every id must lie in [0, vocab_size) (the error names its index and value).
+CompletionRequest parse_completion_request(const std::string& body, bool chat, int64_t vocab_size);
 
 /// One generated token with its log-probability and the top alternatives (for logprobs).
 struct TokenLogprob {

@@ -8,10 +8,25 @@
 //                                   router picks the task from the prompt), "base" (no adapter) and
 //                                   one per task (that task's adapter; the router is not asked)
 //
+//   --model DIR --checkpoint CK     CK = OUT/seta/checkpoints/task_<k> (experts.json, experts and gate),
+//                                   or OUT/seta: as asr, the gate's top task for "auto" (its probability
+//                                   as the score); trained with top_k = k > 1, "auto" mixes the gate's
+//                                   top k tasks' experts weighted, as SETA's own inference (per
+//                                   sample, so such rows batch with the others), and a task id is
+//                                   that task alone
+//   --model DIR --checkpoint CK     CK = OUT/<m>/checkpoints/task_<k> or OUT/<m> for m = seqlora,
+//                                   inclora, olora, inflora (adapters.json + PEFT adapters,
+//                                   train/adapter_checkpoint.h): these methods have no router and are
+//                                   told no task, so "auto" and every task id run what their own
+//                                   evaluation runs — every trained adapter, summed — and say so:
+//                                   {"route": "<m>", "routed_by": "none"}, no score; "base" is the
+//                                   base model
+//
 // Routing happens in the prefill: the prompt runs through the first L_f layers, the router scores
 // every task, and the deep layers run with each sample's own adapter (model/routed_lora.h), so one
-// batch mixes tasks. Other checkpoints (seta's experts and gate, adapters without a router) are an
-// error at start-up that says what is supported.
+// batch mixes tasks. Adapter checkpoints hold their adapters as one routed adapter of rank Σ r
+// (add_routed_lora_sums), so "base" rows mix with the others too. Any other folder is an error at
+// start-up that says what is supported.
 #pragma once
 
 #include "retain/core/json.h"
@@ -28,6 +43,7 @@
 #include <vector>
 
 namespace retain {
+struct AdapterCheckpoint;
 struct AsrRouter;
 struct SetaCheckpoint;
 }
@@ -38,13 +54,23 @@ namespace retain::serve {
 inline constexpr int64_t kRouteBase = -1;
 inline constexpr int64_t kRouteAuto = -2;
 
-/// Where a sample went: {"route": task name | "base", "routed_by": "router" | "request" | "none",
-/// "score": the router's output for the chosen task (router only)}.
+/// Where a sample went: {"route": task name | "base" | "model" (no checkpoint) | the method (adapter
+/// checkpoints: every adapter), "routed_by": "router" | "request" | "none", "score": the router's
+/// output for the chosen task (router only)}.
+/// SETA trained with top_k > 1 mixes, for an "auto" request, the gate's top k tasks:
+/// "mix": [{"route": task name, "weight": its probability renormalised over the k}], the first one
+/// `route` (and `score` its probability before renormalising).
 struct RouteChoice {
+  struct Part {
+    int64_t route;
+    std::string name;
+    double weight;
+  };
   int64_t route = kRouteBase;
   std::string name = "base";
   std::string routed_by = "none";
   std::optional<double> score;
+  std::vector<Part> mix;  // empty: `route` alone
   json to_json() const;
 };
 
@@ -64,8 +90,8 @@ class ServedModel {
   CausalLM model{nullptr};
   Tokenizer tokenizer;
   std::string name;                 // the model folder's name (for logs and /v1/models' owned_by)
-  std::string kind = "model";       // "model" | "asr" | "seta"
-  std::vector<std::string> tasks;   // routed tasks, in training order (asr, seta)
+  std::string kind = "model";       // "model" | "asr" | "seta" | "seqlora" | "inclora" | "olora" | "inflora"
+  std::vector<std::string> tasks;   // the checkpoint's tasks, in training order
   int64_t max_model_len = 0;
   GenerationDefaults generation;
   std::optional<ChatTemplate> chat_template;
@@ -81,23 +107,23 @@ class ServedModel {
   /// returns where every row went. Scheduler thread only.
   void prepare_prefill(const std::vector<int64_t>& requested);
   std::vector<RouteChoice> take_choices();
-  /// Before a decode step: each row's adapter (task index or kRouteBase).
-  void set_decode_routes(const std::vector<int64_t>& routes);
+  /// Before a decode step: each row's route, as its prefill chose it.
+  void set_decode_routes(const std::vector<RouteChoice>& routes);
 
  private:
   explicit ServedModel(Tokenizer t) : tokenizer(std::move(t)) {}
   std::shared_ptr<AsrRouter> router_;
   std::shared_ptr<SetaCheckpoint> seta_;
-  bool routed() const { return router_ || seta_; }
-  /// Applies each row's route (task index or kRouteBase) to the model's adapters.
-  void apply_routes(const std::vector<int64_t>& routes);
+  std::shared_ptr<AdapterCheckpoint> adapters_;
+  bool routed() const { return router_ || seta_ || adapters_; }
+  /// Applies each row's route (a task index, its mix, or kRouteBase) to the model's adapters.
+  void apply_routes(const std::vector<RouteChoice>& choices);
   std::vector<int64_t> requested_;
   std::vector<RouteChoice> choices_;
 };
 
-/// A checkpoint argument resolved to a task_<k> folder: CK itself when it holds router.safetensors (asr)
-/// or experts.json (seta),
-/// else CK/checkpoints/task_<largest k>. Errors say what the folder holds and what was expected.
+/// A checkpoint argument resolved to a task_<k> folder: CK itself when it holds router.safetensors (asr),
+/// experts.json (seta) or adapters.json (seqlora, inclora, olora, inflora), else CK/checkpoints/task_<largest k>. Errors say what the folder holds and what was expected.
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& checkpoint);
 
 }  // namespace retain::serve

@@ -1,6 +1,7 @@
 #include "retain/train/methods/baselines.h"
 
 #include "retain/core/error.h"
+#include "retain/train/adapter_checkpoint.h"
 
 namespace retain {
 
@@ -41,8 +42,13 @@ void SeqLoRA::on_run_start(RunContext& run) {
 
 std::vector<at::Tensor> SeqLoRA::trainable(TaskContext& ctx) { return adapter_parameters(ctx.run.model, "seq"); }
 
+void SeqLoRA::on_task_start(TaskContext& ctx) { tasks_trained_ = ctx.task_index + 1; }
+
 void SeqLoRA::save(RunContext& run, const std::filesystem::path& dir) {
   save_peft_adapter(dir / "adapter", run.model, settings_.to_lora_config(), "seq");
+  AdapterCheckpoint manifest{name(), {}, {"adapter"}};
+  for (int64_t t = 0; t < tasks_trained_; ++t) manifest.tasks.push_back(run.tasks[t].name);
+  write_adapter_manifest(dir, manifest);
 }
 
 void IncLoRA::on_task_start(TaskContext& ctx) {
@@ -57,9 +63,14 @@ std::vector<at::Tensor> IncLoRA::trainable(TaskContext& ctx) {
 }
 
 void IncLoRA::save(RunContext& run, const std::filesystem::path& dir) {
+  AdapterCheckpoint manifest{name(), {}, {}};
   for (int64_t t = 0; t < static_cast<int64_t>(run.tasks.size()); ++t)
-    if (!adapter_parameters(run.model, adapter_name(t)).empty())
+    if (!adapter_parameters(run.model, adapter_name(t)).empty()) {
       save_peft_adapter(dir / adapter_name(t), run.model, settings_.to_lora_config(), adapter_name(t));
+      manifest.tasks.push_back(run.tasks[t].name);
+      manifest.adapters.push_back(adapter_name(t));
+    }
+  if (!manifest.adapters.empty()) write_adapter_manifest(dir, manifest);
 }
 
 void IncLoRA::load_state(RunContext& run, int64_t tasks_done, const MethodState& state) {

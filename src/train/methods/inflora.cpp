@@ -4,6 +4,7 @@
 
 #include "retain/core/error.h"
 #include "retain/io/safetensors.h"
+#include "retain/train/adapter_checkpoint.h"
 #include "retain/train/batch_forward.h"
 #include "retain/train/subset.h"
 
@@ -302,9 +303,14 @@ void InfLoRA::on_task_end(TaskContext& ctx) {
 
 void InfLoRA::save(RunContext& run, const std::filesystem::path& dir) {
   const LoraConfig config = settings_.lora.to_lora_config();
+  AdapterCheckpoint manifest{name(), {}, {}};
   for (int64_t t = 0; t < static_cast<int64_t>(run.tasks.size()); ++t)
-    if (!inflora_adapters(run.model, adapter_name(t)).empty())
+    if (!inflora_adapters(run.model, adapter_name(t)).empty()) {
       save_peft_adapter(dir / adapter_name(t), run.model, config, adapter_name(t));
+      manifest.tasks.push_back(run.tasks[t].name);
+      manifest.adapters.push_back(adapter_name(t));
+    }
+  if (!manifest.adapters.empty()) write_adapter_manifest(dir, manifest);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (auto& [module, m] : bases_)
     if (m.size(1) > 0) tensors.emplace_back("basis." + module, m);

@@ -8,19 +8,30 @@
 namespace {
 
 using retain::serve::ApiError;
-using retain::serve::parse_completion_request;
 
-/// The param of the ApiError `body` raises (status 400).
-std::string rejected_param(const std::string& body, bool chat = false) {
+constexpr int64_t kVocab = 100;  // token ids 0..99 are valid
+
+retain::serve::CompletionRequest parse_completion_request(const std::string& body, bool chat) {
+  return retain::serve::parse_completion_request(body, chat, kVocab);
+}
+
+/// The ApiError `body` raises (status 400).
+ApiError rejection(const std::string& body, bool chat = false) {
   try {
     parse_completion_request(body, chat);
   } catch (const ApiError& e) {
     EXPECT_EQ(e.status, 400) << body;
     EXPECT_EQ(e.type, "invalid_request_error");
-    return e.param.empty() ? "<none>" : e.param;
+    return e;
   }
   ADD_FAILURE() << "accepted: " << body;
-  return "";
+  return ApiError(0, "");
+}
+
+/// The param of the ApiError `body` raises.
+std::string rejected_param(const std::string& body, bool chat = false) {
+  const auto e = rejection(body, chat);
+  return e.param.empty() ? "<none>" : e.param;
 }
 
 TEST(OpenAiRequest, DefaultsFollowOpenAiAndVllm) {
@@ -38,7 +49,9 @@ TEST(OpenAiRequest, DefaultsFollowOpenAiAndVllm) {
   EXPECT_EQ(c.messages.at(0).content, "ab");
   EXPECT_EQ(c.logprobs, 3);
   const auto s = parse_completion_request(R"({"prompt": ["a", "b"], "stop": "x", "stream": true, "stream_options": {"include_usage": true}, "top_k": -1, "seed": 5})", false);
-  EXPECT_EQ(s.prompts.size(), 2u);
+  ASSERT_EQ(s.prompts.size(), 2u);
+  EXPECT_EQ(s.prompts[1].text, "b");
+  EXPECT_FALSE(s.prompts[1].is_tokens);
   EXPECT_EQ(s.stop, std::vector<std::string>{"x"});
   EXPECT_TRUE(s.include_usage);
   EXPECT_EQ(s.top_k, 0);
@@ -66,6 +79,37 @@ TEST(OpenAiRequest, EveryBadFieldIsNamed) {
   EXPECT_EQ(rejected_param(R"({"messages": [{"content": "x"}]})", true), "messages[0]");
   EXPECT_EQ(rejected_param(R"({"messages": [{"role": "wizard", "content": "x"}]})", true), "messages[0].role");
   EXPECT_EQ(rejected_param(R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})", true), "top_logprobs");
+}
+
+TEST(OpenAiRequest, PromptsAreStringsOrTokenIdsEachItsOwnPrompt) {
+  const auto one = parse_completion_request(R"({"prompt": [5, 0, 99]})", false);
+  ASSERT_EQ(one.prompts.size(), 1u);
+  EXPECT_TRUE(one.prompts[0].is_tokens);
+  EXPECT_EQ(one.prompts[0].token_ids, (std::vector<int64_t>{5, 0, 99}));
+  const auto many = parse_completion_request(R"({"prompt": [[1, 2], [3]], "n": 2})", false);
+  ASSERT_EQ(many.prompts.size(), 2u);
+  EXPECT_EQ(many.prompts[0].token_ids, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(many.prompts[1].token_ids, (std::vector<int64_t>{3}));
+  EXPECT_TRUE(many.prompts[1].is_tokens);
+  const auto text = parse_completion_request(R"({"prompt": "hi"})", false);
+  EXPECT_EQ(text.prompts.at(0).text, "hi");
+  EXPECT_FALSE(text.prompts.at(0).is_tokens);
+
+  // A bad id names its index and value, and the vocabulary.
+  const auto high = rejection(R"({"prompt": [1, 100]})");
+  EXPECT_EQ(high.param, "prompt");
+  EXPECT_NE(std::string(high.what()).find("'prompt[1]' is token id 100, outside the model's vocabulary [0, 100)"),
+            std::string::npos) << high.what();
+  const auto negative = rejection(R"({"prompt": [[1, 2], [3, -1]]})");
+  EXPECT_NE(std::string(negative.what()).find("'prompt[1][1]' is token id -1"), std::string::npos) << negative.what();
+  const auto huge = rejection(R"({"prompt": [18446744073709551615]})");
+  EXPECT_NE(std::string(huge.what()).find("'prompt[0]' is token id 18446744073709551615"), std::string::npos) << huge.what();
+  const auto fraction = rejection(R"({"prompt": [1, 2.5]})");
+  EXPECT_NE(std::string(fraction.what()).find("'prompt[1]' must be a token id (an integer), got 2.5"), std::string::npos)
+      << fraction.what();
+  for (const char* body : {R"({"prompt": []})", R"({"prompt": [[]]})", R"({"prompt": [1, "a"]})", R"({"prompt": ["a", [1]]})",
+                           R"({"prompt": [[1], "a"]})", R"({"prompt": [[1, [2]]]})", R"({"prompt": [true]})", R"({"prompt": {}})"})
+    EXPECT_EQ(rejected_param(body), "prompt") << body;
 }
 
 TEST(OpenAiRequest, Utf8IsValidated) {

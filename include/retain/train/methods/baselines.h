@@ -52,11 +52,14 @@ class SeqLoRA : public Method {
   /// Nothing but the loop's gradients: data parallel as it is.
   bool supports_data_parallel() const override { return true; }
   void on_run_start(RunContext& run) override;
+  void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
+  /// DIR/adapter (PEFT) and DIR/adapters.json (train/adapter_checkpoint.h).
   void save(RunContext& run, const std::filesystem::path& dir) override;
 
  private:
   LoraSettings settings_;
+  int64_t tasks_trained_ = 0;  // tasks the adapter has been trained on (for adapters.json)
 };
 
 class IncLoRA : public Method {
@@ -67,6 +70,7 @@ class IncLoRA : public Method {
   bool supports_data_parallel() const override { return true; }
   void on_task_start(TaskContext& ctx) override;
   std::vector<at::Tensor> trainable(TaskContext& ctx) override;
+  /// DIR/task<t> (PEFT) per task trained, and DIR/adapters.json (train/adapter_checkpoint.h).
   void save(RunContext& run, const std::filesystem::path& dir) override;
   /// Re-creates the frozen adapters of the first `tasks_done` tasks (their values come from the model
   /// state the runner restores).

@@ -143,7 +143,7 @@ class InfLoRA : public Method {
   /// Grows the basis with task t's inputs under the trained model.
   void on_task_end(TaskContext& ctx) override;
   /// PEFT folders <dir>/task<i> (A fixed, B trained: plain LoRA adapters) and <dir>/inflora.safetensors
-  /// (the bases, "basis.<module>", in × k float64).
+  /// (the bases, "basis.<module>", in × k float64), and <dir>/adapters.json (train/adapter_checkpoint.h).
   void save(RunContext& run, const std::filesystem::path& dir) override;
   /// Tensors "basis.<module>" (in × k, float64); meta: tasks_done and each basis' width.
   MethodState state(RunContext& run) override;
