@@ -53,16 +53,17 @@ else()
 endif()
 message(STATUS "retain: libtorch ${Torch_VERSION} (CUDA: ${RETAIN_TORCH_HAS_CUDA})")
 
-# c10d process groups (src/dist): Gloo always (its headers are Debian's libgloo-dev; libtorch_cpu
-# exports ProcessGroupGloo), NCCL only where libtorch was built with CUDA and ships its header.
+# c10d process groups (src/dist): Gloo where its headers are (Debian's libgloo-dev; libtorch_cpu
+# exports ProcessGroupGloo), NCCL where libtorch was built with CUDA and ships its header. A CUDA build
+# without Gloo headers (PyTorch wheels ship none) has NCCL only; a build with neither is an error.
 find_path(GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS})
-if(NOT GLOO_INCLUDE_DIR)
-  message(FATAL_ERROR "retain: the Gloo headers (gloo/config.h) were not found: apt-get install libgloo-dev "
-                      "(scripts/install-deps.sh), or put them on CMAKE_PREFIX_PATH")
-endif()
 add_library(retain_c10d INTERFACE)
-target_include_directories(retain_c10d SYSTEM INTERFACE ${GLOO_INCLUDE_DIR})
-target_compile_definitions(retain_c10d INTERFACE USE_C10D_GLOO)
+if(GLOO_INCLUDE_DIR)
+  target_include_directories(retain_c10d SYSTEM INTERFACE ${GLOO_INCLUDE_DIR})
+  target_compile_definitions(retain_c10d INTERFACE USE_C10D_GLOO RETAIN_HAS_GLOO=1)
+else()
+  target_compile_definitions(retain_c10d INTERFACE RETAIN_HAS_GLOO=0)
+endif()
 set(RETAIN_HAS_NCCL OFF)
 if(RETAIN_TORCH_HAS_CUDA)
   find_file(RETAIN_NCCL_HEADER torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp HINTS ${TORCH_INCLUDE_DIRS}
@@ -76,4 +77,8 @@ if(RETAIN_HAS_NCCL)
 else()
   target_compile_definitions(retain_c10d INTERFACE RETAIN_HAS_NCCL=0)
 endif()
-message(STATUS "retain: c10d Gloo headers in ${GLOO_INCLUDE_DIR}, NCCL: ${RETAIN_HAS_NCCL}")
+if(NOT GLOO_INCLUDE_DIR AND NOT RETAIN_HAS_NCCL)
+  message(FATAL_ERROR "retain: the Gloo headers (gloo/config.h) were not found: apt-get install libgloo-dev "
+                      "(scripts/install-deps.sh), or put them on CMAKE_PREFIX_PATH")
+endif()
+message(STATUS "retain: c10d Gloo headers: ${GLOO_INCLUDE_DIR}, NCCL: ${RETAIN_HAS_NCCL}")

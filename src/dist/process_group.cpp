@@ -4,7 +4,9 @@
 #include "retain/core/torch_compat.h"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#if RETAIN_HAS_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if RETAIN_HAS_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -95,6 +97,9 @@ std::shared_ptr<DistContext> DistContext::open(const DistEnvironment& env, const
   const bool nccl = settings.backend == DistBackend::Nccl || (settings.backend == DistBackend::Auto && device.is_cuda() &&
                                                              nccl_available());
   RETAIN_CHECK(!nccl || device.is_cuda(), "dist", "dist.backend = nccl needs run.device = cuda, got {}", device.str());
+  RETAIN_CHECK(nccl || RETAIN_HAS_GLOO, "dist",
+               "this build of retain has no Gloo (built without its headers, libgloo-dev): use dist.backend = nccl "
+               "with run.device = cuda");
   auto ctx = std::make_shared<DistContext>();
   ctx->rank_ = env.rank;
   ctx->world_ = env.world_size;
@@ -128,11 +133,13 @@ std::shared_ptr<DistContext> DistContext::open(const DistEnvironment& env, const
       impl->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(group_store, env.rank, env.world_size, o);
 #endif
     } else {
+#if RETAIN_HAS_GLOO
       auto o = c10d::ProcessGroupGloo::Options::create(timeout_of(settings));
       o->devices.push_back(is_loopback(env.master_addr) ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                                          : c10d::ProcessGroupGloo::createDefaultDevice());
       o->threads = 1;
       impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(group_store, env.rank, env.world_size, o);
+#endif
     }
   } catch (const std::exception& e) {
     fail("dist", "rank {} of {}: the {} process group could not be set up: {}", env.rank, env.world_size, impl->backend,
