@@ -25,9 +25,17 @@ one() {
   local seeds=$BUILD/seeds/$name corpus=$BUILD/corpus/$name findings=$BUILD/findings/$name
   rm -rf "$seeds"; mkdir -p "$seeds" "$corpus" "$findings"
   if [ -f "fuzz/seeds/$name.txt" ]; then
-    while read -r pattern; do
-      [ -n "$pattern" ] || continue
-      for f in $pattern; do [ -f "$f" ] && cp "$f" "$seeds/$(echo "$f" | tr '/' '_')"; done
+    # A line is a glob, or "@N glob": the files with the byte N put before them (the targets whose
+    # first byte picks a reader or a file: text_formats, task_files).
+    while read -r first rest; do
+      [ -n "$first" ] || continue
+      local byte="" pattern=$first
+      case $first in @*) byte=${first#@}; pattern=$rest ;; esac
+      for f in $pattern; do
+        [ -f "$f" ] || continue
+        local to=$seeds/${byte:+$byte-}$(echo "$f" | tr '/' '_')
+        if [ -n "$byte" ]; then { printf "\\$(printf '%03o' "$byte")"; cat "$f"; } > "$to"; else cp "$f" "$to"; fi
+      done
     done < "fuzz/seeds/$name.txt"
   fi
   [ -d "fuzz/corpus/$name" ] && cp fuzz/corpus/"$name"/* "$seeds/" 2>/dev/null

@@ -9,6 +9,7 @@
 // "auto", both tasks and "base" equals the method's own greedy generation, row by row. Float32,
 // 1e-5 relative: the stacked adapter sums the same products in another order (~1e-7 per layer); a
 // missing adapter moves the logits by more than 1e-3 (checked below).
+#include "common/last_logits.h"
 #include "common/toy_run.h"
 #include "retain/data/prompt.h"
 #include "retain/model/generation.h"
@@ -25,13 +26,6 @@ namespace {
 using namespace retain::testing;
 using retain::serve::kRouteAuto;
 using retain::serve::kRouteBase;
-
-at::Tensor last_logits(retain::CausalLM& model, const std::vector<int64_t>& ids) {
-  torch::NoGradGuard no_grad;
-  retain::ForwardInput in;
-  in.input_ids = at::tensor(ids, at::kLong).view({1, -1});
-  return model->forward(in).select(1, -1).squeeze(0);
-}
 
 std::vector<std::vector<int64_t>> greedy(retain::CausalLM& model, const std::vector<std::vector<int64_t>>& prompts) {
   torch::NoGradGuard no_grad;

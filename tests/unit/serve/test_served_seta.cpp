@@ -6,6 +6,7 @@
 // the other task something else; "base" gives the base model; in one left-padded mixed batch every
 // row equals its prompt alone. Float32, 1e-5 relative: the same products in other shapes (batch,
 // padding) sum in other orders, ~1e-7 per layer; a wrong route moves the logits by far more (checked).
+#include "common/last_logits.h"
 #include "common/toy_run.h"
 #include "retain/data/prompt.h"
 #include "retain/model/generation.h"
@@ -24,13 +25,6 @@ namespace {
 using namespace retain::testing;
 using retain::serve::kRouteAuto;
 using retain::serve::kRouteBase;
-
-at::Tensor last_logits(retain::CausalLM& model, const std::vector<int64_t>& ids) {
-  torch::NoGradGuard no_grad;
-  retain::ForwardInput in;
-  in.input_ids = at::tensor(ids, at::kLong).view({1, -1});
-  return model->forward(in).select(1, -1).squeeze(0);
-}
 
 TEST(ServedSeta, RoutesAsSetasOwnInference) {
   const auto root = temp_dir("served_seta");
