@@ -47,6 +47,10 @@ json parse_json(const std::string& text, const std::string& origin, const std::s
     auto pos = what.find("parse error");
     if (pos != std::string::npos) what = what.substr(pos);
     fail(component, "{}:{}:{}: malformed JSON ({})", origin, line, column, what);
+  } catch (const json::exception& e) {  // e.g. out_of_range 406: a number too large for a double (1e3050)
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    fail(component, "{}: malformed JSON ({})", origin, what);
   }
 }
 
@@ -67,7 +71,7 @@ void for_each_jsonl(const std::filesystem::path& path, const std::function<void(
     json value;
     try {
       value = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past a double
       fail(component, "{}:{}: malformed JSON line ({})", path.string(), number, e.what());
     }
     try {

@@ -3,6 +3,10 @@
 
 #include "retain/core/error.h"
 
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
 namespace retain {
 
 namespace detail {
@@ -18,7 +22,14 @@ const char* expected_type_name() {
 template <typename T>
 bool json_is(const json& v) {
   if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
-  else if constexpr (std::is_integral_v<T>) return v.is_number_integer() || (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>())));
+  else if constexpr (std::is_integral_v<T>) {
+    if (v.is_number_integer()) return true;
+    if (!v.is_number_float()) return false;
+    // A whole float within T's range (casting one outside it is undefined: fuzz/model_config.cpp).
+    const double d = v.get<double>();
+    const double limit = std::ldexp(1.0, std::numeric_limits<T>::digits);  // 2^63 for int64: T holds [-limit, limit)
+    return d >= (std::is_signed_v<T> ? -limit : 0.0) && d < limit && d == std::trunc(d);
+  }
   else if constexpr (std::is_floating_point_v<T>) return v.is_number();
   else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
   else return true;

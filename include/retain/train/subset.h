@@ -3,6 +3,7 @@
 // selection batches, a sweep's dev split).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
@@ -19,7 +20,7 @@ template <class T>
 std::vector<T> pick(const std::vector<T>& all, const std::vector<int64_t>& rows) {
   std::vector<T> out;
   out.reserve(rows.size());
-  for (int64_t i : rows) out.push_back(all[static_cast<size_t>(i)]);
+  for (int64_t i : rows) out.push_back(all[static_cast<std::size_t>(i)]);
   return out;
 }
 

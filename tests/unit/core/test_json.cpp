@@ -26,6 +26,17 @@ TEST(Json, ParseErrorNamesFileLineAndColumn) {
   EXPECT_MSG(message, path.string() + ":3:");
 }
 
+// A number past a double is nlohmann's out_of_range, not a parse_error: it is named like one
+// (fuzz/model_config.cpp found "rms_norm_eps": 1e3050 escaping as an uncaught exception).
+TEST(Json, NumberPastADoubleIsNamed) {
+  EXPECT_MSG(error_of([] { retain::parse_json("{\"rms_norm_eps\": 1e3050}", "config.json", "config"); }),
+             "[config] config.json: malformed JSON (number overflow parsing '1e3050')");
+  auto path = temp_path("big.jsonl");
+  retain::write_file_atomic(path, "{\"x\": 1}\n{\"x\": -1e999}\n");
+  EXPECT_MSG(error_of([&] { retain::for_each_jsonl(path, [](size_t, const retain::json&) {}); }),
+             path.string() + ":2: malformed JSON line");
+}
+
 TEST(Json, GetReportsMissingAndMistypedKeys) {
   retain::json j = {{"hidden_size", "64"}, {"layers", 2}};
   auto missing = error_of([&] { retain::json_get<int64_t>(j, "vocab_size", "config.json", "model"); });
@@ -34,6 +45,13 @@ TEST(Json, GetReportsMissingAndMistypedKeys) {
   EXPECT_MSG(mistyped, "\"hidden_size\" is a string, expected an integer");
   EXPECT_EQ(retain::json_get<int64_t>(j, "layers", "config.json", "model"), 2);
   EXPECT_EQ(retain::json_get_or<double>(j, "rope_theta", 10000.0, "config.json", "model"), 10000.0);
+  // A float too large for the integer type is a mistyped value, not a cast (fuzz/model_config.cpp:
+  // 6.11111e+89 read as an integer was undefined behaviour).
+  retain::json big = {{"hidden_size", 6.11111e+89}, {"layers", 4.0}, {"neg", -1.0}};
+  EXPECT_MSG(error_of([&] { retain::json_get<int64_t>(big, "hidden_size", "config.json", "model"); }),
+             "\"hidden_size\" is a number, expected an integer");
+  EXPECT_EQ(retain::json_get<int64_t>(big, "layers", "config.json", "model"), 4);
+  EXPECT_MSG(error_of([&] { retain::json_get<uint32_t>(big, "neg", "config.json", "model"); }), "expected an integer");
 }
 
 TEST(Json, JsonlNamesTheBadLine) {

@@ -95,6 +95,17 @@ TEST(Toml, NonAsciiOutsideStringsIsRefusedWithItsPlace) {
   EXPECT_EQ(j["run"]["z"], "\u00e9");
   const auto message = error_of([] { retain::parse_toml("[optim]\nmax_e2-c\u00d7 250)\n", "run.toml"); });
   EXPECT_MSG(message, "[config] run.toml:2:9: a non-ASCII character outside a string or comment");
+  // A quote inside a bare value, with non-ASCII after it (fuzz/toml.cpp's second finding): toml++
+  // reads on as a bare token, so the scan refuses the quote itself.
+  const std::string bare = "#opt `]\nlr = 0e:''''''''''''''''':::-VV\x07 \u01bc:::\n";
+  EXPECT_MSG(error_of([&] { retain::parse_toml(bare, "run.toml"); }),
+             "[config] run.toml:2:9: malformed TOML (a quote inside a bare key or value)");
+  const auto ok = retain::parse_toml("a.\"b c\" = [\"x\", 'y', { k = \"\u00e9\" }]\n[\"t\"]\nv = \"\"\"\n\"\"\"\n", "ok.toml");
+  EXPECT_EQ(ok["a"]["b c"][2]["k"], "\u00e9");
+  EXPECT_EQ(ok["t"]["v"], "");
+  // A quote after a NUL byte is inside a bare token too (the scan's third fuzz finding).
+  const std::string nul = std::string("lM= 0\x05\0\0'=\"\"7&\xe2\xbb\xbf&\n", 19);
+  EXPECT_MSG(error_of([&] { retain::parse_toml(nul, "run.toml"); }), "run.toml:1:9: malformed TOML (a quote inside a bare key or value)");
 }
 
 }  // namespace
